@@ -1,0 +1,123 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulsehq/pulse/internal/app"
+)
+
+// parseConfig fills app.Config from flags, then PULSE_* variables, then defaults. Every flag
+// --some-name has the variable PULSE_SOME_NAME.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (app.Config, *flag.FlagSet, error) {
+	c := app.Defaults()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	p := &parser{fs: fs, getenv: getenv}
+
+	p.list(&c.Roles, "roles", c.Roles, "roles to run: all, or any of ingest,counter,live,indexer")
+	p.str(&c.Addr, "addr", c.Addr, "HTTP listen address")
+	p.str(&c.AdminAddr, "admin-addr", c.AdminAddr, "pprof listen address (empty: off)")
+	p.str(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL; several comma-separated for a Redis Cluster")
+	p.int(&c.Partitions, "partitions", c.Partitions, "stream partitions N (fixed when a deployment is created)")
+	p.str(&c.DataDir, "data-dir", c.DataDir, "directory for local data (embedded search index)")
+	p.str(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	p.list(&c.APIKeys, "api-keys", nil, "comma-separated API keys with full access (unset: open)")
+	p.list(&c.BrowserKeys, "browser-keys", nil, "comma-separated keys a web page may hold: read, send events and likes")
+	p.list(&c.AllowedOrigins, "allowed-origins", nil, "origins allowed besides the same origin (host patterns, e.g. localhost:5173)")
+
+	p.dur(&c.DedupeTTL, "dedupe-ttl", c.DedupeTTL, "how long a client event id is remembered (≥ the longest window)")
+	p.int64(&c.MaxBody, "max-body", c.MaxBody, "largest request body in bytes")
+	p.int(&c.MaxBatch, "max-batch", c.MaxBatch, "most events in one request")
+	p.dur(&c.MaxFuture, "max-future", c.MaxFuture, "how far in the future an event time may be")
+	p.int64(&c.MaxBacklog, "max-backlog", c.MaxBacklog, "stream entries per partition before ingest answers 503")
+	p.int64(&c.FailedMaxLen, "failed-max-len", c.FailedMaxLen, "cap of the failure stream pulse:failed")
+
+	p.dur(&c.ClaimIdle, "claim-idle", c.ClaimIdle, "idle time after which a crashed consumer's entries are reclaimed")
+	p.int(&c.MaxDeliveries, "max-deliveries", c.MaxDeliveries, "deliveries before an entry goes to the failure stream")
+	p.str(&c.Windows, "windows", c.Windows, "rolling windows, shortest first")
+	p.dur(&c.HistoryRetention, "history-retention", c.HistoryRetention, "how long per-minute history is kept")
+
+	p.dur(&c.LiveInterval, "live-interval", c.LiveInterval, "least time between two updates of one live subscription")
+
+	p.str(&c.MeiliURL, "meili-url", c.MeiliURL, "Meilisearch URL (unset: embedded Bleve index)")
+	p.str(&c.MeiliKey, "meili-key", c.MeiliKey, "Meilisearch API key")
+	p.dur(&c.SearchRetention, "search-retention", c.SearchRetention, "how long events stay searchable")
+	p.int(&c.IndexBatch, "index-batch", c.IndexBatch, "most events per indexing batch")
+	p.dur(&c.IndexWait, "index-wait", c.IndexWait, "longest wait to fill an indexing batch")
+
+	if p.err != nil {
+		return c, fs, p.err
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, fs, err
+	}
+	if fs.NArg() > 0 {
+		return c, fs, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return c, fs, nil
+}
+
+func envName(flagName string) string {
+	return "PULSE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+type parser struct {
+	fs     *flag.FlagSet
+	getenv func(string) string
+	err    error
+}
+
+// def returns the variable's value when set, else def; a malformed variable is an error.
+func def[T any](p *parser, name string, fallback T, parse func(string) (T, error)) T {
+	s := p.getenv(envName(name))
+	if s == "" {
+		return fallback
+	}
+	v, err := parse(s)
+	if err != nil && p.err == nil {
+		p.err = fmt.Errorf("%s=%q: %w", envName(name), s, err)
+	}
+	return v
+}
+
+func (p *parser) str(dst *string, name, v, usage string) {
+	p.fs.StringVar(dst, name, def(p, name, v, func(s string) (string, error) { return s, nil }), usage+" ["+envName(name)+"]")
+}
+
+func (p *parser) int(dst *int, name string, v int, usage string) {
+	p.fs.IntVar(dst, name, def(p, name, v, strconv.Atoi), usage+" ["+envName(name)+"]")
+}
+
+func (p *parser) int64(dst *int64, name string, v int64, usage string) {
+	p.fs.Int64Var(dst, name, def(p, name, v, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }), usage+" ["+envName(name)+"]")
+}
+
+func (p *parser) dur(dst *time.Duration, name string, v time.Duration, usage string) {
+	p.fs.DurationVar(dst, name, def(p, name, v, time.ParseDuration), usage+" ["+envName(name)+"]")
+}
+
+func (p *parser) list(dst *[]string, name string, v []string, usage string) {
+	*dst = def(p, name, v, func(s string) ([]string, error) { return splitList(s), nil })
+	p.fs.Var((*listValue)(dst), name, usage+" ["+envName(name)+"]")
+}
+
+// listValue is a comma-separated flag.
+type listValue []string
+
+func (l *listValue) String() string     { return strings.Join(*l, ",") }
+func (l *listValue) Set(s string) error { *l = splitList(s); return nil }
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

@@ -1,0 +1,97 @@
+// Package integration holds Pulse's cross-role tests against real servers, and the harness they
+// share: a private Redis plus a pulse App running in-process (or as a separate OS process).
+package integration
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pulsehq/pulse/internal/app"
+	"github.com/pulsehq/pulse/internal/testenv"
+)
+
+// Pulse is one running pulse App of a test.
+type Pulse struct {
+	URL    string // http://127.0.0.1:port
+	Redis  *testenv.Redis
+	Config app.Config
+	stop   context.CancelFunc
+	done   chan error
+}
+
+// Start runs an App with every role on a private Redis (or on redis when given), on a free
+// port, data under a temp dir. tune adjusts the config (short windows, fewer partitions…).
+// The App is stopped at cleanup, and its Run error fails the test.
+func Start(t testing.TB, redis *testenv.Redis, tune func(*app.Config)) *Pulse {
+	t.Helper()
+	if redis == nil {
+		redis = testenv.StartRedis(t)
+	}
+	cfg := app.Defaults()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.RedisURL = redis.URL
+	cfg.DataDir = t.TempDir()
+	cfg.ClaimIdle = 2 * time.Second
+	if tune != nil {
+		tune(&cfg)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, cfg, Logger(t))
+	if err != nil {
+		cancel()
+		t.Fatalf("app.New: %v", err)
+	}
+	p := &Pulse{Redis: redis, Config: cfg, stop: cancel, done: make(chan error, 1)}
+	go func() { p.done <- a.Run(ctx) }()
+	p.URL = "http://" + a.Addr()
+	t.Cleanup(func() {
+		if err := p.Stop(); err != nil {
+			t.Errorf("pulse run: %v", err)
+		}
+	})
+	testenv.WaitFor(t, 15*time.Second, "pulse /readyz", func() bool {
+		res, err := http.Get(p.URL + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+	return p
+}
+
+// Stop shuts the App down gracefully and returns Run's error. Calling it twice is harmless.
+func (p *Pulse) Stop() error {
+	p.stop()
+	select {
+	case err, ok := <-p.done:
+		if ok {
+			close(p.done)
+		}
+		return err
+	case <-time.After(30 * time.Second):
+		return errors.New("pulse did not stop within 30s")
+	}
+}
+
+// Logger sends the App's logs to the test log when -v, else discards them (PULSE_TEST_LOG=1
+// forces them).
+func Logger(t testing.TB) *slog.Logger {
+	if testing.Verbose() || os.Getenv("PULSE_TEST_LOG") == "1" {
+		return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(b []byte) (int, error) {
+	w.t.Log(string(b[:len(b)-1]))
+	return len(b), nil
+}

@@ -1,0 +1,22 @@
+package integration
+
+import (
+	"net/http"
+	"testing"
+)
+
+func TestStartServesHealth(t *testing.T) {
+	t.Parallel()
+	p := Start(t, nil, nil)
+	t.Logf("redis: %s", p.Redis.Kind)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		res, err := http.Get(p.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d", path, res.StatusCode)
+		}
+	}
+}

@@ -1,0 +1,250 @@
+// Package app composes Pulse's roles into one process: it owns the Redis clients, the HTTP
+// server, readiness, metrics and the shutdown order. cmd/pulse and end-to-end tests both run it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/httpapi"
+	"github.com/pulsehq/pulse/internal/telemetry"
+)
+
+// App is one pulse process.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	rdb     redis.UniversalClient
+	reg     *telemetry.Registry
+	keys    *httpapi.Keys
+	windows []events.Window
+	engine  *gin.Engine
+	api     *gin.RouterGroup // /v1
+
+	ready     atomic.Bool
+	runners   []runner       // long-lived components, stopped after HTTP has drained
+	onStop    []func()       // called when shutdown starts (close WebSockets, …)
+	closers   []func() error // called last
+	listener  net.Listener
+	addrReady chan struct{}
+	mu        sync.Mutex
+}
+
+type runner struct {
+	name string
+	run  func(context.Context) error
+}
+
+// New validates cfg, connects to Redis and mounts the configured roles. It does not listen yet.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	a := &App{cfg: cfg, log: log, reg: telemetry.New(), addrReady: make(chan struct{})}
+	a.windows, _ = events.ParseWindows(cfg.Windows)
+	a.keys = httpapi.NewKeys(cfg.APIKeys, cfg.BrowserKeys)
+	if a.keys.Open() {
+		log.Warn("no API keys configured (PULSE_API_KEYS): the API is open to anyone who can reach it")
+	}
+	var err error
+	if a.rdb, err = newRedis(cfg.RedisURL, nil); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.rdb.Close)
+	if err := a.prepareRedis(ctx); err != nil {
+		log.Warn("redis not ready at start; will retry", "err", err)
+	}
+
+	a.engine = httpapi.Engine(log)
+	a.engine.Use(a.reg.Middleware)
+	a.engine.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	a.engine.GET("/readyz", a.readyz)
+	a.engine.GET("/metrics", a.reg.Handler())
+	a.api = a.engine.Group("/v1")
+
+	mounts := []struct {
+		role  string
+		mount func() error
+	}{
+		{"ingest", a.mountIngest},
+		{"counter", a.mountCounter},
+		{"live", a.mountLive},
+		{"indexer", a.mountIndexer},
+	}
+	for _, m := range mounts {
+		if !cfg.Has(m.role) {
+			continue
+		}
+		if err := m.mount(); err != nil {
+			a.close()
+			return nil, fmt.Errorf("%s: %w", m.role, err)
+		}
+	}
+	a.mountFrontend()
+	return a, nil
+}
+
+// prepareRedis checks the partition count and creates streams and groups; readiness waits on it.
+func (a *App) prepareRedis(ctx context.Context) error {
+	if err := checkPartitions(ctx, a.rdb, a.cfg.Partitions); err != nil {
+		return err
+	}
+	return createGroups(ctx, a.rdb, a.cfg.Partitions)
+}
+
+func (a *App) readyz(c *gin.Context) {
+	if !a.ready.Load() {
+		httpapi.Abort(c, httpapi.Unavailable("not_ready", "starting or shutting down", time.Second))
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
+	defer cancel()
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		httpapi.Abort(c, httpapi.Unavailable("redis_unavailable", "redis is unreachable: "+err.Error(), time.Second))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "roles": a.cfg.Roles})
+}
+
+// Handler is the HTTP handler of the process (tests may serve it with httptest).
+func (a *App) Handler() http.Handler { return a.engine }
+
+// Addr is the address the server listens on, once Run has bound it.
+func (a *App) Addr() string {
+	<-a.addrReady
+	return a.listener.Addr().String()
+}
+
+// Run serves until ctx ends, then shuts down in order: not ready, stop WebSockets, drain HTTP
+// (in-flight requests finish and their events are committed), stop the components, close.
+func (a *App) Run(ctx context.Context) error {
+	defer a.close()
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	a.listener = ln
+	close(a.addrReady)
+
+	baseCtx, cancelBase := context.WithCancel(context.Background())
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           a.engine,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+	}
+	srv.RegisterOnShutdown(func() {
+		for _, f := range a.onStop {
+			f()
+		}
+	})
+
+	// Components outlive the HTTP server: the ingest writer must commit what in-flight requests
+	// queued. workCtx ends only after the server has drained.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	g, gctx := errgroup.WithContext(workCtx)
+	for _, r := range a.runners {
+		g.Go(func() error {
+			if err := r.run(gctx); err != nil && !errors.Is(err, context.Canceled) {
+				return fmt.Errorf("%s: %w", r.name, err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error { return a.keepReady(gctx) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	if a.cfg.AdminAddr != "" {
+		go a.serveAdmin(gctx)
+	}
+	a.log.Info("serving", "addr", ln.Addr().String(), "roles", a.cfg.Roles)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case <-gctx.Done():
+		runErr = errors.New("a component stopped")
+	case err := <-serveErr:
+		runErr = fmt.Errorf("serve: %w", err)
+	}
+	a.log.Info("shutting down")
+	a.ready.Store(false)
+	shCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shCtx); err != nil {
+		a.log.Warn("http shutdown", "err", err)
+	}
+	cancelBase()
+	stopWork()
+	if err := g.Wait(); err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	a.log.Info("stopped", "err", runErr)
+	return runErr
+}
+
+// keepReady prepares Redis until it succeeds, then keeps readiness true while Run lasts.
+func (a *App) keepReady(ctx context.Context) error {
+	for {
+		if err := a.prepareRedis(ctx); err == nil {
+			break
+		} else if ctx.Err() == nil {
+			a.log.Warn("redis not ready", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+	a.ready.Store(true)
+	<-ctx.Done()
+	return nil
+}
+
+func (a *App) serveAdmin(ctx context.Context) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: a.cfg.AdminAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	a.log.Info("admin (pprof) listening", "addr", a.cfg.AdminAddr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		a.log.Error("admin server", "err", err)
+	}
+}
+
+func (a *App) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			a.log.Warn("close", "err", err)
+		}
+	}
+	a.closers = nil
+}
+
+// addRunner registers a long-lived component.
+func (a *App) addRunner(name string, run func(context.Context) error) {
+	a.runners = append(a.runners, runner{name: name, run: run})
+}

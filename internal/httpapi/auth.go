@@ -1,0 +1,93 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Access is what a presented key may do.
+type Access int
+
+const (
+	AccessNone    Access = iota
+	AccessBrowser        // read, send events and likes: safe to hand to a web page
+	AccessFull           // everything, including operator actions (failure replay)
+)
+
+// Keys checks API keys. Full keys come from PULSE_API_KEYS, browser keys from
+// PULSE_BROWSER_KEYS. With no full key configured the API is open.
+type Keys struct {
+	full, browser [][32]byte
+}
+
+// NewKeys digests the keys once: comparing digests in constant time hides key lengths too.
+func NewKeys(full, browser []string) *Keys {
+	k := &Keys{}
+	for _, s := range full {
+		if s = strings.TrimSpace(s); s != "" {
+			k.full = append(k.full, sha256.Sum256([]byte(s)))
+		}
+	}
+	for _, s := range browser {
+		if s = strings.TrimSpace(s); s != "" {
+			k.browser = append(k.browser, sha256.Sum256([]byte(s)))
+		}
+	}
+	return k
+}
+
+// Open reports whether no key is required.
+func (k *Keys) Open() bool { return len(k.full) == 0 && len(k.browser) == 0 }
+
+// Check returns the access the request's key grants. Keys come as "Authorization: Bearer",
+// "X-API-Key", or (for WebSockets and EventSource, which cannot set headers) ?access_token=.
+func (k *Keys) Check(r *http.Request) Access {
+	if k.Open() {
+		return AccessFull
+	}
+	key := r.Header.Get("X-API-Key")
+	if h := r.Header.Get("Authorization"); key == "" && len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		key = strings.TrimSpace(h[7:])
+	}
+	if key == "" {
+		key = r.URL.Query().Get("access_token")
+	}
+	if key == "" {
+		return AccessNone
+	}
+	d := sha256.Sum256([]byte(key))
+	if match(k.full, d) {
+		return AccessFull
+	}
+	if match(k.browser, d) {
+		return AccessBrowser
+	}
+	return AccessNone
+}
+
+func match(set [][32]byte, d [32]byte) bool {
+	found := 0
+	for i := range set {
+		found |= subtle.ConstantTimeCompare(set[i][:], d[:])
+	}
+	return found == 1
+}
+
+// Require is middleware that lets through requests whose key grants at least need.
+func (k *Keys) Require(need Access) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		switch got := k.Check(c.Request); {
+		case got >= need:
+			c.Next()
+		case got == AccessNone:
+			c.Header("WWW-Authenticate", `Bearer realm="pulse"`)
+			Abort(c, Errorf(http.StatusUnauthorized, "unauthorized", "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"))
+		default:
+			Abort(c, Errorf(http.StatusForbidden, "forbidden", "this key may not do that"))
+		}
+	}
+}

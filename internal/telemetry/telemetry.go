@@ -1,0 +1,55 @@
+// Package telemetry holds Pulse's Prometheus registry and the HTTP metrics every role shares.
+// Metrics use the namespace "pulse" and never a label with unbounded values (no subject, no id).
+package telemetry
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Namespace prefixes every metric.
+const Namespace = "pulse"
+
+// Registry is the process's own registry (no global state, so tests can build many apps).
+type Registry struct {
+	*prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New returns a registry with the Go and process collectors and the HTTP metrics.
+func New() *Registry {
+	r := &Registry{Registry: prometheus.NewRegistry()}
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "http_requests_total", Help: "HTTP requests by route template and status.",
+	}, []string{"route", "status"})
+	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Name: "http_request_duration_seconds", Help: "HTTP request latency by route template.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route"})
+	r.MustRegister(r.requests, r.latency)
+	return r
+}
+
+// Middleware counts requests by route template (never the raw path: unbounded).
+func (r *Registry) Middleware(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	r.requests.WithLabelValues(route, strconv.Itoa(c.Writer.Status())).Inc()
+	r.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+}
+
+// Handler serves /metrics.
+func (r *Registry) Handler() gin.HandlerFunc {
+	return gin.WrapH(promhttp.HandlerFor(r.Registry, promhttp.HandlerOpts{Registry: r.Registry}))
+}
