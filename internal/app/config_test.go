@@ -1,0 +1,49 @@
+package app
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		tune      func(*Config)
+		wantRoles []string
+		wantErr   string
+	}{
+		{name: "all expands", wantRoles: []string{"counter", "indexer", "ingest", "live"}},
+		{name: "subset sorted, repeats removed", tune: func(c *Config) { c.Roles = []string{"live", "ingest", "live"} }, wantRoles: []string{"ingest", "live"}},
+		{name: "unknown role", tune: func(c *Config) { c.Roles = []string{"ingest", "web"} }, wantErr: `unknown role "web"`},
+		{name: "no role", tune: func(c *Config) { c.Roles = nil }, wantErr: "no role"},
+		{name: "partitions", tune: func(c *Config) { c.Partitions = 0 }, wantErr: "partitions"},
+		{name: "windows", tune: func(c *Config) { c.Windows = "5m,1m" }, wantErr: "shortest first"},
+		{name: "dedupe shorter than longest window", tune: func(c *Config) { c.DedupeTTL = 5 * time.Minute }, wantErr: "dedupe TTL"},
+		{name: "deliveries", tune: func(c *Config) { c.MaxDeliveries = 0 }, wantErr: "deliveries"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := Defaults()
+			if tt.tune != nil {
+				tt.tune(&c)
+			}
+			err := c.Validate()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.Roles, tt.wantRoles) {
+				t.Errorf("roles = %v, want %v", c.Roles, tt.wantRoles)
+			}
+		})
+	}
+}
