@@ -1,0 +1,308 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/pulsehq/pulse/internal/testenv"
+)
+
+// No Docker engine runs where the tests do, so compose.yaml is checked the way `docker compose`
+// reads it: with the Compose Specification's own loader (schema, interpolation, merge keys,
+// env files), in a copy of the files it references, with deploy/meili.env made from the example
+// as `go tool task up` does.
+func loadCompose(t *testing.T, withEnvFile bool) (*types.Project, error) {
+	t.Helper()
+	root := testenv.RepoRoot()
+	dir := t.TempDir()
+	for _, f := range []string{"compose.yaml", "Dockerfile", "deploy/Caddyfile", "deploy/meili.env.example"} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, f), b)
+	}
+	if withEnvFile {
+		b, err := os.ReadFile(filepath.Join(dir, "deploy/meili.env.example"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, "deploy/meili.env"), b)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, "compose.yaml")},
+		cli.WithWorkingDirectory(dir),
+		cli.WithEnv(nil), // no host variables: the defaults written in the file apply
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts.LoadProject(context.Background())
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
+	t.Helper()
+	s, err := p.GetService(name)
+	if err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	return s
+}
+
+func env(s types.ServiceConfig, key string) string {
+	if v := s.Environment[key]; v != nil {
+		return *v
+	}
+	return ""
+}
+
+func TestComposeRoles(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, true)
+	if err != nil {
+		t.Fatalf("compose.yaml does not load: %v", err)
+	}
+	tests := []struct {
+		service  string
+		replicas int
+	}{
+		{"ingest", 2},
+		{"counter", 2},
+		{"indexer", 1},
+		{"live", 2},
+	}
+	var image string
+	for _, tt := range tests {
+		s := service(t, p, tt.service)
+		t.Run(tt.service, func(t *testing.T) {
+			if got := s.GetScale(); s.Deploy == nil || s.Deploy.Replicas == nil || got != tt.replicas {
+				t.Errorf("deploy.replicas: got %d, want %d", got, tt.replicas)
+			}
+			if got := env(s, "PULSE_ROLES"); got != tt.service {
+				t.Errorf("PULSE_ROLES = %q, want %q", got, tt.service)
+			}
+			if got := env(s, "PULSE_REDIS_URL"); got != "redis://redis:6379/0" {
+				t.Errorf("PULSE_REDIS_URL = %q", got)
+			}
+			if s.HealthCheck == nil || !slices.Equal([]string(s.HealthCheck.Test), []string{"CMD", "pulse", "health"}) {
+				t.Errorf("healthcheck: got %+v, want CMD pulse health", s.HealthCheck)
+			}
+			if s.Restart != types.RestartPolicyUnlessStopped {
+				t.Errorf("restart = %q, want %q", s.Restart, types.RestartPolicyUnlessStopped)
+			}
+			if s.Build == nil || filepath.Base(s.Build.Dockerfile) != "Dockerfile" {
+				t.Errorf("build: got %+v, want the repo's Dockerfile", s.Build)
+			}
+			if len(s.Ports) != 0 {
+				t.Errorf("ports %v: replicas cannot share a host port; only the gateway publishes one", s.Ports)
+			}
+			if dep, ok := s.DependsOn["redis"]; !ok || dep.Condition != types.ServiceConditionHealthy {
+				t.Errorf("depends_on redis: got %+v, want service_healthy", s.DependsOn)
+			}
+		})
+		if image == "" {
+			image = s.Image
+		} else if s.Image != image {
+			t.Errorf("%s runs image %q, others %q: every role must come from one image", tt.service, s.Image, image)
+		}
+	}
+}
+
+func TestComposeRedis(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, true)
+	if err != nil {
+		t.Fatalf("compose.yaml does not load: %v", err)
+	}
+	s := service(t, p, "redis")
+	if i := slices.Index(s.Command, "--appendonly"); i < 0 || i+1 >= len(s.Command) || s.Command[i+1] != "yes" {
+		t.Errorf("redis command %q: want --appendonly yes", s.Command)
+	}
+	if i := slices.Index(s.Command, "--appendfsync"); i < 0 || i+1 >= len(s.Command) || s.Command[i+1] != "everysec" {
+		t.Errorf("redis command %q: want --appendfsync everysec by default", s.Command)
+	}
+	if i := slices.Index(s.Command, "--maxmemory-policy"); i < 0 || i+1 >= len(s.Command) || s.Command[i+1] != "noeviction" {
+		t.Errorf("redis command %q: want --maxmemory-policy noeviction", s.Command)
+	}
+	if !hasVolume(s, "redis-data", "/data") {
+		t.Errorf("redis volumes %+v: want the named volume redis-data at /data", s.Volumes)
+	}
+	if _, ok := p.Volumes["redis-data"]; !ok {
+		t.Errorf("top-level volumes %v: redis-data missing", p.VolumeNames())
+	}
+	if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 {
+		t.Error("redis has no healthcheck")
+	}
+	if s.Restart == "" || s.Restart == types.RestartPolicyNo {
+		t.Errorf("redis restart = %q", s.Restart)
+	}
+}
+
+func TestComposeMeilisearch(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, true)
+	if err != nil {
+		t.Fatalf("compose.yaml does not load: %v", err)
+	}
+	meili := service(t, p, "meilisearch")
+	if !regexp.MustCompile(`^getmeili/meilisearch:v\d+\.\d+(\.\d+)?$`).MatchString(meili.Image) {
+		t.Errorf("meilisearch image %q: want a pinned getmeili/meilisearch:vX.Y tag", meili.Image)
+	}
+	for _, name := range []string{"meilisearch", "indexer"} {
+		s := service(t, p, name)
+		if !slices.ContainsFunc(s.EnvFiles, func(f types.EnvFile) bool {
+			return strings.HasSuffix(filepath.ToSlash(f.Path), "deploy/meili.env") && bool(f.Required)
+		}) {
+			t.Errorf("%s env_file %+v: want the required deploy/meili.env", name, s.EnvFiles)
+		}
+	}
+	key := env(meili, "MEILI_MASTER_KEY")
+	if len(key) < 16 {
+		t.Errorf("MEILI_MASTER_KEY from the env file is %q: Meilisearch in production wants ≥ 16 bytes", key)
+	}
+	if env(meili, "MEILI_ENV") != "production" {
+		t.Errorf("MEILI_ENV = %q, want production (a master key is then required)", env(meili, "MEILI_ENV"))
+	}
+	if !hasVolume(meili, "meili-data", "/meili_data") {
+		t.Errorf("meilisearch volumes %+v: want meili-data at /meili_data", meili.Volumes)
+	}
+	if meili.HealthCheck == nil || len(meili.HealthCheck.Test) == 0 {
+		t.Error("meilisearch has no healthcheck")
+	}
+	idx := service(t, p, "indexer")
+	if got := env(idx, "PULSE_MEILI_KEY"); got != key {
+		t.Errorf("indexer PULSE_MEILI_KEY = %q, want Meilisearch's master key %q", got, key)
+	}
+	if got := env(idx, "PULSE_MEILI_URL"); got != "http://meilisearch:7700" {
+		t.Errorf("indexer PULSE_MEILI_URL = %q", got)
+	}
+	if dep, ok := idx.DependsOn["meilisearch"]; !ok || dep.Condition != types.ServiceConditionHealthy {
+		t.Errorf("indexer depends_on %+v: want meilisearch healthy", idx.DependsOn)
+	}
+}
+
+// Without deploy/meili.env compose must refuse to start rather than run Meilisearch keyless.
+func TestComposeNeedsMeiliEnvFile(t *testing.T) {
+	t.Parallel()
+	_, err := loadCompose(t, false)
+	if err == nil || !strings.Contains(err.Error(), "meili.env") {
+		t.Fatalf("load without deploy/meili.env: err = %v, want one naming meili.env", err)
+	}
+}
+
+func TestComposeGateway(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, true)
+	if err != nil {
+		t.Fatalf("compose.yaml does not load: %v", err)
+	}
+	gw := service(t, p, "gateway")
+	if len(gw.Ports) != 1 || gw.Ports[0].Target != 8080 || gw.Ports[0].Published != "8080" {
+		t.Errorf("gateway ports %+v: want 8080:8080", gw.Ports)
+	}
+	if !slices.ContainsFunc(gw.Volumes, func(v types.ServiceVolumeConfig) bool {
+		return v.Type == types.VolumeTypeBind && filepath.Base(v.Source) == "Caddyfile" && v.ReadOnly
+	}) {
+		t.Errorf("gateway volumes %+v: want deploy/Caddyfile mounted read-only", gw.Volumes)
+	}
+	if gw.HealthCheck == nil || gw.Restart == "" {
+		t.Errorf("gateway healthcheck %+v restart %q", gw.HealthCheck, gw.Restart)
+	}
+
+	caddy, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "deploy/Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each route block of the Caddyfile, by path, must name the role that serves it.
+	routes := []struct{ path, role string }{
+		{"handle /v1/live*", "live"},
+		{"handle /v1/search*", "indexer"},
+		{"handle /v1/events", "ingest"},
+		{"handle /v1/videos/*", "ingest"},
+		{"handle {", "counter"},
+	}
+	text := string(caddy)
+	for _, r := range routes {
+		i := strings.Index(text, "\t"+r.path+" ")
+		if i < 0 {
+			i = strings.Index(text, "\t"+r.path+"\n")
+		}
+		if i < 0 {
+			t.Errorf("Caddyfile has no %q block", r.path)
+			continue
+		}
+		block := text[i:]
+		if end := strings.Index(block[1:], "\n\thandle"); end > 0 {
+			block = block[:end+1]
+		}
+		if !strings.Contains(block, "import upstream "+r.role+"\n") {
+			t.Errorf("Caddyfile %q does not proxy to %s:\n%s", r.path, r.role, block)
+		}
+		if _, err := p.GetService(r.role); err != nil {
+			t.Errorf("Caddyfile routes to %s, which compose.yaml does not define", r.role)
+		}
+	}
+}
+
+func TestDockerfile(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	var stages []string
+	var user string
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "FROM":
+			stages = append(stages, f[1])
+		case len(f) >= 2 && f[0] == "USER":
+			user = f[1]
+		}
+	}
+	if len(stages) < 3 {
+		t.Errorf("Dockerfile stages %v: want node build, Go build and runtime", stages)
+	}
+	for _, want := range []string{"npm ci", "npm run build", "CGO_ENABLED=0 go build", "./cmd/pulse"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	if user == "" || user == "root" || strings.HasPrefix(user, "0") {
+		t.Errorf("Dockerfile USER %q: the runtime must not be root", user)
+	}
+	ignore, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"deploy/meili.env", "**/node_modules", ".git"} {
+		if !slices.Contains(strings.Split(string(ignore), "\n"), want) {
+			t.Errorf(".dockerignore lacks %q", want)
+		}
+	}
+}
+
+func hasVolume(s types.ServiceConfig, source, target string) bool {
+	return slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {
+		return v.Type == types.VolumeTypeVolume && v.Source == source && v.Target == target
+	})
+}
