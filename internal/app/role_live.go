@@ -1,4 +1,63 @@
 package app
 
-// mountLive wires the live role. Placeholder until the role exists.
-func (a *App) mountLive() error { return nil }
+import (
+	"context"
+
+	"github.com/pulsehq/pulse/consumers/counter"
+	"github.com/pulsehq/pulse/internal/httpapi"
+	"github.com/pulsehq/pulse/live"
+)
+
+// mountLive wires the live role: GET /v1/live (WebSocket) and /v1/live/sse (browser keys
+// suffice), the hub that computes leaderboards and closes clients on shutdown, and the feed
+// that follows the counter's change sets.
+func (a *App) mountLive() error {
+	hub, err := live.New(live.Config{
+		Windows:        a.windows,
+		Partitions:     a.cfg.Partitions,
+		Interval:       a.cfg.LiveInterval,
+		AllowedOrigins: a.cfg.AllowedOrigins,
+		Registerer:     a.reg,
+	}, counterSource{counter.NewReader(a.rdb, a.cfg.Partitions, a.windows)}, a.log)
+	if err != nil {
+		return err
+	}
+	g := a.api.Group("/live", a.keys.Require(httpapi.AccessBrowser))
+	g.GET("", hub.ServeWS)
+	g.GET("/sse", hub.ServeSSE)
+	// WebSockets are hijacked: http.Server.Shutdown neither closes nor waits for them. The hub
+	// closes them with 1001 when shutdown starts, and its runner waits until they are gone.
+	a.onStop = append(a.onStop, hub.Shutdown)
+	a.addRunner("live hub", hub.Run)
+	a.addRunner("live feed", live.NewFeed(a.rdb, hub, a.log).Run)
+	return nil
+}
+
+// counterSource reads live snapshots and leaderboards through the counter's Reader.
+type counterSource struct{ r *counter.Reader }
+
+func (s counterSource) Windows(ctx context.Context, typ string, subjects []string) (live.Snapshot, error) {
+	at, counts, versions, err := s.r.Windows(ctx, typ, subjects)
+	if err != nil {
+		return live.Snapshot{}, err
+	}
+	m := make(map[string][]int64, len(counts))
+	for _, c := range counts {
+		m[c.Subject] = c.Counts
+	}
+	return live.Snapshot{At: at, Counts: m, Versions: versions}, nil
+}
+
+func (s counterSource) Top(ctx context.Context, typ string, window, limit int) (live.Leaderboard, error) {
+	at, entries, err := s.r.Top(ctx, typ, window, limit)
+	if err != nil {
+		return live.Leaderboard{}, err
+	}
+	out := make([]live.Entry, len(entries))
+	for i, e := range entries {
+		out[i] = live.Entry{Subject: e.Subject, Count: e.Count}
+	}
+	return live.Leaderboard{At: at, Entries: out}, nil
+}
+
+var _ live.Source = counterSource{}

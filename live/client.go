@@ -1,0 +1,424 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/pulsehq/pulse/internal/events"
+)
+
+// sink is where a client's frames go: a WebSocket or an SSE stream.
+type sink interface {
+	send(ctx context.Context, frame []byte) error
+	// keepalive proves the peer is still there without blocking the writer.
+	keepalive() error
+	close(code websocket.StatusCode, reason string)
+}
+
+// errTooSlow is a sink's error for a client that does not keep up.
+var errTooSlow = errors.New("client too slow")
+
+// client is one connection. The hub and the topper only change its state and wake it; its
+// writer (run) builds the frames from the latest state when the client can take them, so what
+// is buffered per client is bounded by its subjects, whatever the rate of changes.
+type client struct {
+	h         *Hub
+	transport string
+	wake      chan struct{} // capacity 1: "something changed"
+	done      chan struct{} // closed by stop
+
+	mu        sync.Mutex
+	subs      map[string]*subscription
+	nSubjects int
+	pending   []*subscription // have something to send, or a snapshot to read
+	outbox    [][]byte        // error frames
+	stopped   bool
+	code      websocket.StatusCode
+	reason    string
+
+	// Only the goroutine reading client frames uses these.
+	budget   float64
+	budgetAt time.Time
+
+	// Only the writer uses these.
+	buf    []byte
+	frames []frameRef
+}
+
+type frameRef struct {
+	start, end int
+	op         string
+}
+
+func (h *Hub) newClient(transport string) *client {
+	return &client{
+		h: h, transport: transport,
+		wake: make(chan struct{}, 1), done: make(chan struct{}),
+		subs:   make(map[string]*subscription),
+		budget: float64(h.cfg.ErrorBudget), budgetAt: time.Now(),
+	}
+}
+
+// stop asks the writer to close the connection with code and reason. The first call wins and
+// reports true.
+func (c *client) stop(code websocket.StatusCode, reason string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return false
+	}
+	c.stopped, c.code, c.reason = true, code, reason
+	close(c.done)
+	return true
+}
+
+func (c *client) wakeUp() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// queue puts sub in the pending list; it reports whether the writer needs a wake-up.
+// Called with c.mu held.
+func (c *client) queue(sub *subscription) bool {
+	if sub.queued {
+		return false
+	}
+	sub.queued = true
+	c.pending = append(c.pending, sub)
+	return true
+}
+
+// subscribe adds a subscription; a subject subscription gets its snapshot from the writer.
+func (c *client) subscribe(s spec) *protoError {
+	h := c.h
+	c.mu.Lock()
+	switch {
+	case c.stopped:
+		c.mu.Unlock()
+		return nil
+	case c.subs[s.id] != nil:
+		c.mu.Unlock()
+		return perr("duplicate_id", "subscription %q already exists", s.id)
+	case len(c.subs) >= h.cfg.MaxSubscriptions:
+		c.mu.Unlock()
+		return perr("too_many_subscriptions", "at most %d subscriptions per connection", h.cfg.MaxSubscriptions)
+	case c.nSubjects+len(s.subjects) > h.cfg.MaxSubjects:
+		c.mu.Unlock()
+		return perr("too_many_subjects", "at most %d subjects per connection", h.cfg.MaxSubjects)
+	}
+	sub := &subscription{c: c, id: s.id, idJSON: quote(s.id), typ: s.typ, isTop: s.top, needSnap: !s.top}
+	for _, name := range s.subjects {
+		sub.subjects = append(sub.subjects, &subjectState{
+			sub: sub, name: name, json: quote(name),
+			part:   events.Partition(s.typ, name, h.cfg.Partitions),
+			counts: make([]int64, len(h.cfg.Windows)),
+		})
+	}
+	c.subs[s.id] = sub
+	c.nSubjects += len(sub.subjects)
+	c.mu.Unlock()
+
+	if s.top {
+		if res := h.joinTop(sub, topKey{s.typ, s.window, s.limit}); res != nil {
+			c.offerTop(sub, res)
+		}
+		return nil
+	}
+	// Indexed before the snapshot is read: a change that lands meanwhile is merged, not lost.
+	h.index(sub)
+	c.mu.Lock()
+	wake := c.queue(sub)
+	c.mu.Unlock()
+	if wake {
+		c.wakeUp()
+	}
+	return nil
+}
+
+func (c *client) unsubscribe(id string) *protoError {
+	c.mu.Lock()
+	sub := c.subs[id]
+	if sub == nil {
+		c.mu.Unlock()
+		return perr("unknown_subscription", "no subscription %q", id)
+	}
+	delete(c.subs, id)
+	c.nSubjects -= len(sub.subjects)
+	sub.removed = true
+	c.mu.Unlock()
+	c.h.drop(sub)
+	return nil
+}
+
+// release marks every subscription removed and returns them, for the hub to drop.
+func (c *client) release() []*subscription {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	subs := make([]*subscription, 0, len(c.subs))
+	for _, sub := range c.subs {
+		sub.removed = true
+		subs = append(subs, sub)
+	}
+	clear(c.subs)
+	c.pending = nil
+	return subs
+}
+
+// offer stores a change of st's subject; it returns 1 for a change older than what st has
+// (stale) and 1 for one that replaced counts not yet sent (conflated).
+func (st *subjectState) offer(counts []int64, version, at int64) (stale, conflated int) {
+	sub := st.sub
+	c := sub.c
+	c.mu.Lock()
+	if sub.removed {
+		c.mu.Unlock()
+		return 0, 0
+	}
+	stored, conf := st.apply(counts, version, at)
+	wake := false
+	if stored && st.changed && !sub.needSnap && !sub.snapping {
+		wake = c.queue(sub)
+	}
+	c.mu.Unlock()
+	if wake {
+		c.wakeUp()
+	}
+	switch {
+	case !stored:
+		return 1, 0
+	case conf:
+		return 0, 1
+	}
+	return 0, 0
+}
+
+// offerTop hands a top subscription its group's latest leaderboard.
+func (c *client) offerTop(sub *subscription, res *topResult) {
+	c.mu.Lock()
+	if sub.removed || (sub.top != nil && sub.top.n >= res.n) {
+		c.mu.Unlock()
+		return
+	}
+	sub.top = res
+	wake := c.queue(sub)
+	c.mu.Unlock()
+	if wake {
+		c.wakeUp()
+	}
+}
+
+// resync asks the subscriptions with a subject in partition p for a fresh snapshot.
+func (c *client) resync(p int) {
+	c.mu.Lock()
+	wake := false
+	for _, sub := range c.subs {
+		for _, st := range sub.subjects {
+			if st.part == p {
+				sub.restartSnapshot()
+				wake = c.queue(sub) || wake
+				break
+			}
+		}
+	}
+	c.mu.Unlock()
+	if wake {
+		c.wakeUp()
+	}
+}
+
+// reject answers a bad client frame with an error frame, within the connection's error budget
+// (refilled at one per second); past it the client is closed.
+func (c *client) reject(id string, e *protoError) {
+	now := time.Now()
+	c.budget = min(float64(c.h.cfg.ErrorBudget), c.budget+now.Sub(c.budgetAt).Seconds())
+	c.budgetAt = now
+	if c.budget < 1 {
+		if c.stop(websocket.StatusPolicyViolation, "too many bad frames") {
+			c.h.m.floodCloses.Inc()
+		}
+		return
+	}
+	c.budget--
+	c.mu.Lock()
+	c.outbox = append(c.outbox, appendError(nil, id, e))
+	c.mu.Unlock()
+	c.wakeUp()
+}
+
+// run is the client's writer: it sends what is due, sleeps until the next frame may go, and
+// closes the connection once stopped. It returns when ctx ends or the client is stopped.
+func (c *client) run(ctx context.Context, s sink) {
+	ping := time.NewTicker(c.h.cfg.PingInterval)
+	defer ping.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait, err := c.flush(ctx, s, time.Now())
+		if err != nil {
+			c.fail(err)
+		} else if wait > 0 {
+			timer.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.done:
+			s.close(c.code, c.reason)
+			return
+		case <-c.wake:
+		case <-timer.C:
+		case <-ping.C:
+			if err := s.keepalive(); err != nil {
+				c.fail(err)
+			}
+		}
+	}
+}
+
+// fail stops a client whose sink failed; one that was too slow gets 1008.
+func (c *client) fail(err error) {
+	if errors.Is(err, errTooSlow) || errors.Is(err, context.DeadlineExceeded) {
+		if c.stop(websocket.StatusPolicyViolation, "client too slow") {
+			c.h.m.slowCloses.Inc()
+		}
+		return
+	}
+	c.stop(websocket.StatusInternalError, "write failed")
+}
+
+// flush writes every frame that is due, then reads the snapshots that are due. It returns how
+// long until the next pending frame may go (0: nothing pending).
+func (c *client) flush(ctx context.Context, s sink, now time.Time) (time.Duration, error) {
+	interval := c.h.cfg.Interval
+	var snaps []*subscription
+	var wait time.Duration
+	later := func(t time.Time) {
+		if d := t.Sub(now); wait == 0 || d < wait {
+			wait = d
+		}
+	}
+
+	c.mu.Lock()
+	c.buf, c.frames = c.buf[:0], c.frames[:0]
+	for _, e := range c.outbox {
+		start := len(c.buf)
+		c.buf = append(c.buf, e...)
+		c.mark(start, "error")
+	}
+	c.outbox = c.outbox[:0]
+	kept := c.pending[:0]
+	for _, sub := range c.pending {
+		switch {
+		case sub.removed:
+			sub.queued = false
+		case now.Before(sub.due) && (sub.needSnap || sub.changed > 0 || sub.top != sub.sentTop):
+			later(sub.due)
+			kept = append(kept, sub)
+		case sub.needSnap:
+			sub.needSnap, sub.snapping, sub.queued = false, true, false
+			snaps = append(snaps, sub)
+		case sub.isTop && sub.top != sub.sentTop:
+			start := len(c.buf)
+			c.buf = sub.appendTop(c.buf)
+			c.mark(start, "top")
+			sub.due, sub.queued = now.Add(interval), false
+		case !sub.isTop && sub.changed > 0:
+			start := len(c.buf)
+			c.buf = sub.appendUpdate(c.buf, c.h.keys)
+			c.mark(start, "update")
+			sub.due, sub.queued = now.Add(interval), false
+		default:
+			sub.queued = false
+		}
+	}
+	clear(c.pending[len(kept):])
+	c.pending = kept
+	c.mu.Unlock()
+
+	if err := c.write(ctx, s); err != nil {
+		return 0, err
+	}
+	for _, sub := range snaps {
+		if err := c.snapshot(ctx, s, sub, now); err != nil {
+			return 0, err
+		}
+	}
+	if len(snaps) > 0 {
+		c.wakeUp() // new changes may have queued while reading: look again
+	}
+	return wait, nil
+}
+
+// mark records the frame appended to the writer's buffer since start.
+func (c *client) mark(start int, op string) {
+	c.frames = append(c.frames, frameRef{start, len(c.buf), op})
+}
+
+func (c *client) write(ctx context.Context, s sink) error {
+	for _, f := range c.frames {
+		if err := s.send(ctx, c.buf[f.start:f.end]); err != nil {
+			return err
+		}
+		c.h.m.frames.WithLabelValues(f.op).Inc()
+	}
+	return nil
+}
+
+// snapshot reads sub's counts and sends them as its snapshot. A failed read is retried after a
+// second, and the client hears of it once per failing streak.
+func (c *client) snapshot(ctx context.Context, s sink, sub *subscription, now time.Time) error {
+	h := c.h
+	c.mu.Lock()
+	if sub.removed {
+		sub.snapping = false
+		c.mu.Unlock()
+		return nil
+	}
+	names := make([]string, len(sub.subjects))
+	for i, st := range sub.subjects {
+		names[i] = st.name
+	}
+	c.mu.Unlock()
+
+	start := time.Now()
+	qctx, cancel := context.WithTimeout(ctx, h.cfg.QueryTimeout)
+	snap, err := h.src.Windows(qctx, sub.typ, names)
+	cancel()
+	h.m.snapshot.Observe(time.Since(start).Seconds())
+
+	c.mu.Lock()
+	sub.snapping = false
+	c.buf, c.frames = c.buf[:0], c.frames[:0]
+	switch {
+	case sub.removed:
+	case err != nil:
+		if ctx.Err() == nil {
+			h.m.queryErrors.Inc()
+			h.log.Warn("live: read snapshot", "type", sub.typ, "err", err)
+		}
+		sub.needSnap = true
+		sub.due = now.Add(max(time.Second, h.cfg.Interval))
+		c.queue(sub)
+		if !sub.failing {
+			sub.failing = true
+			c.buf = appendError(c.buf, sub.id, perr("unavailable", "counts cannot be read right now; retrying"))
+			c.mark(0, "error")
+		}
+	case sub.needSnap:
+		// Asked again while reading (a resync): this read may predate it, the next one follows.
+	default:
+		sub.failing = false
+		sub.merge(snap)
+		c.buf = sub.appendSnapshot(c.buf, h.keys)
+		c.mark(0, "snapshot")
+		sub.due = now.Add(h.cfg.Interval)
+	}
+	c.mu.Unlock()
+	return c.write(ctx, s)
+}

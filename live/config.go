@@ -1,0 +1,88 @@
+package live
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pulsehq/pulse/internal/events"
+)
+
+// Config tunes a Hub. Windows and Partitions describe the deployment and are required; every
+// other zero field means its default.
+type Config struct {
+	Windows    []events.Window // the counts' windows, in wire order
+	Partitions int             // N of the deployment: a subject's partition orders its changes
+
+	// Interval is the least time between two frames of one subscription (default 100ms).
+	// Changes in between are conflated: the next frame carries only the latest counts.
+	Interval time.Duration
+	// AllowedOrigins are Origin patterns allowed besides the same origin: host patterns
+	// ("*.example.com", "localhost:5173") or, with a scheme, "https://app.example.com".
+	AllowedOrigins []string
+
+	// PingInterval is how often a WebSocket is pinged, or an SSE stream gets a comment line
+	// (default 5s). PongTimeout is how long a WebSocket client may take to answer (default 5s):
+	// one that does not answer is not reading, and is closed with 1008 "client too slow".
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+	// WriteTimeout bounds one frame's write (default 5s). A client whose socket stays full for
+	// that long is dropped: nothing more can be written to it, not even a close frame.
+	WriteTimeout time.Duration
+	// QueryTimeout bounds one snapshot or leaderboard read from Redis (default 2s).
+	QueryTimeout time.Duration
+
+	ReadLimit        int64 // bytes of one client frame (default 64 KiB); more closes with 1009
+	MaxSubscriptions int   // per connection (default 100)
+	MaxSubjects      int   // per connection, over all its subscriptions (default 1000)
+	MaxTopLimit      int   // largest leaderboard a client may ask for (default 100)
+	// ErrorBudget is how many bad frames a connection may send in a burst (default 20), refilled
+	// at one per second. A client past it is closed with 1008 "too many bad frames".
+	ErrorBudget int
+
+	// Registerer receives the hub's metrics (nil: not registered anywhere).
+	Registerer prometheus.Registerer
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if len(c.Windows) == 0 {
+		return c, errors.New("live: no windows configured")
+	}
+	if c.Partitions < 1 {
+		return c, errors.New("live: partitions must be ≥ 1")
+	}
+	for _, p := range c.AllowedOrigins {
+		if _, err := path.Match(p, ""); err != nil {
+			return c, fmt.Errorf("live: allowed origin %q: %w", p, err)
+		}
+	}
+	set := func(d *time.Duration, def time.Duration) {
+		if *d <= 0 {
+			*d = def
+		}
+	}
+	set(&c.Interval, 100*time.Millisecond)
+	set(&c.PingInterval, 5*time.Second)
+	set(&c.PongTimeout, 5*time.Second)
+	set(&c.WriteTimeout, 5*time.Second)
+	set(&c.QueryTimeout, 2*time.Second)
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = 64 << 10
+	}
+	if c.MaxSubscriptions <= 0 {
+		c.MaxSubscriptions = 100
+	}
+	if c.MaxSubjects <= 0 {
+		c.MaxSubjects = 1000
+	}
+	if c.MaxTopLimit <= 0 {
+		c.MaxTopLimit = 100
+	}
+	if c.ErrorBudget <= 0 {
+		c.ErrorBudget = 20
+	}
+	return c, nil
+}

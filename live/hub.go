@@ -1,0 +1,194 @@
+// Package live pushes per-subject window counts and leaderboards to browsers over WebSockets
+// and Server-Sent Events. A Feed follows the counter's change sets in Redis; the Hub fans them
+// out to subscriptions with per-subscription conflation, so a publisher never waits for a client.
+package live
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/coder/websocket"
+
+	"github.com/pulsehq/pulse/internal/events"
+)
+
+// Hub holds the connected clients and their subscriptions.
+//
+// Lock order: Hub.mu, then client.mu; Hub.topMu is never held while taking another lock.
+type Hub struct {
+	cfg  Config
+	src  Source
+	log  *slog.Logger
+	m    *metrics
+	keys [][]byte // `,"1m":` per window
+
+	mu        sync.RWMutex
+	bySubject map[subjectKey][]*subjectState
+	clients   map[*client]struct{}
+	closing   bool
+	live      sync.WaitGroup // one per registered client, until its handler is done
+
+	topMu   sync.Mutex
+	groups  map[topKey]*topGroup
+	byType  map[string][]*topGroup
+	topWake chan struct{}
+}
+
+type subjectKey struct{ typ, subject string }
+
+// New returns a hub reading snapshots and leaderboards from src.
+func New(cfg Config, src Source, log *slog.Logger) (*Hub, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Hub{
+		cfg: cfg, src: src, log: log, m: newMetrics(cfg.Registerer), keys: windowKeys(cfg.Windows),
+		bySubject: make(map[subjectKey][]*subjectState),
+		clients:   make(map[*client]struct{}),
+		groups:    make(map[topKey]*topGroup),
+		byType:    make(map[string][]*topGroup),
+		topWake:   make(chan struct{}, 1),
+	}, nil
+}
+
+// Run computes leaderboards until ctx ends, then closes every client with 1001 (going away)
+// and returns once all of them are gone.
+func (h *Hub) Run(ctx context.Context) error {
+	err := h.runTop(ctx)
+	h.Shutdown()
+	h.live.Wait()
+	return err
+}
+
+// Shutdown closes every client with 1001 "server shutting down" and refuses new ones. It does
+// not wait: Run does. Calling it again is harmless.
+func (h *Hub) Shutdown() {
+	h.mu.Lock()
+	h.closing = true
+	clients := make([]*client, 0, len(h.clients))
+	for c := range h.clients {
+		clients = append(clients, c)
+	}
+	h.mu.Unlock()
+	for _, c := range clients {
+		c.stop(websocket.StatusGoingAway, "server shutting down")
+	}
+}
+
+// register adds a client; false once the hub is shutting down. The client's handler calls
+// unregister when it is done with the connection.
+func (h *Hub) register(c *client) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.clients[c] = struct{}{}
+	h.live.Add(1)
+	h.m.connections.WithLabelValues(c.transport).Inc()
+	return true
+}
+
+func (h *Hub) unregister(c *client) {
+	for _, sub := range c.release() {
+		h.drop(sub)
+	}
+	h.mu.Lock()
+	delete(h.clients, c)
+	h.mu.Unlock()
+	h.m.connections.WithLabelValues(c.transport).Dec()
+	h.live.Done()
+}
+
+func (h *Hub) isClosing() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.closing
+}
+
+// index makes a subject subscription receive changes.
+func (h *Hub) index(sub *subscription) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, st := range sub.subjects {
+		k := subjectKey{sub.typ, st.name}
+		h.bySubject[k] = append(h.bySubject[k], st)
+	}
+}
+
+// drop stops a removed subscription from receiving anything.
+func (h *Hub) drop(sub *subscription) {
+	if sub.isTop {
+		h.leaveTop(sub)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, st := range sub.subjects {
+		k := subjectKey{sub.typ, st.name}
+		sts := h.bySubject[k]
+		if i := slices.Index(sts, st); i >= 0 {
+			sts[i] = sts[len(sts)-1]
+			sts[len(sts)-1] = nil
+			sts = sts[:len(sts)-1]
+		}
+		if len(sts) == 0 {
+			delete(h.bySubject, k)
+		} else {
+			h.bySubject[k] = sts
+		}
+	}
+}
+
+// apply hands a change set to the subscriptions of its subjects and marks the leaderboards of
+// its types. It never blocks on a client: each subscription keeps only the latest counts.
+func (h *Hub) apply(cs *events.ChangeSet) {
+	h.m.changeSets.Inc()
+	var stale, conflated int
+	var types []string
+	h.mu.RLock()
+	for i := range cs.Changes {
+		ch := &cs.Changes[i]
+		if len(ch.Counts) != len(h.cfg.Windows) {
+			h.m.badChanges.Inc()
+			continue
+		}
+		if !slices.Contains(types, ch.Type) {
+			types = append(types, ch.Type)
+		}
+		for _, st := range h.bySubject[subjectKey{ch.Type, ch.Subject}] {
+			s, c := st.offer(ch.Counts, cs.Version, cs.At)
+			stale += s
+			conflated += c
+		}
+	}
+	h.mu.RUnlock()
+	if stale > 0 {
+		h.m.stale.Add(float64(stale))
+	}
+	if conflated > 0 {
+		h.m.conflated.Add(float64(conflated))
+	}
+	if len(types) > 0 {
+		h.touchTop(types)
+	}
+}
+
+// resync asks every subscription with a subject in partition p for a fresh snapshot, and every
+// leaderboard for a fresh read: changes of p may have been missed.
+func (h *Hub) resync(p int) {
+	h.m.resyncs.Inc()
+	h.mu.RLock()
+	clients := make([]*client, 0, len(h.clients))
+	for c := range h.clients {
+		clients = append(clients, c)
+	}
+	h.mu.RUnlock()
+	for _, c := range clients {
+		c.resync(p)
+	}
+	h.touchAllTop()
+}

@@ -1,0 +1,51 @@
+package live
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pulsehq/pulse/internal/telemetry"
+)
+
+// metrics of a hub. Labels are bounded: transport is ws or sse, op one of the frame ops.
+type metrics struct {
+	connections *prometheus.GaugeVec   // transport
+	frames      *prometheus.CounterVec // op
+	conflated   prometheus.Counter
+	stale       prometheus.Counter
+	slowCloses  prometheus.Counter
+	floodCloses prometheus.Counter
+	changeSets  prometheus.Counter
+	badChanges  prometheus.Counter
+	resyncs     prometheus.Counter
+	queryErrors prometheus.Counter
+	snapshot    prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	ns, sub := telemetry.Namespace, "live"
+	counter := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+	}
+	m := &metrics{
+		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "connections", Help: "Open live connections by transport (ws, sse)."}, []string{"transport"}),
+		frames: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "frames_sent_total", Help: "Frames written to clients by op."}, []string{"op"}),
+		conflated:   counter("updates_conflated_total", "Subject changes that replaced counts not yet sent to a subscription."),
+		stale:       counter("updates_dropped_total", "Subject changes dropped because the subscription already had newer counts (its snapshot)."),
+		slowCloses:  counter("slow_closes_total", "Clients closed because they did not keep up (no pong, or a write timed out)."),
+		floodCloses: counter("flood_closes_total", "Clients closed for sending too many bad frames."),
+		changeSets:  counter("changesets_total", "Change sets received from the counter."),
+		badChanges:  counter("bad_changes_total", "Change messages that could not be used (undecodable, wrong number of windows)."),
+		resyncs:     counter("resyncs_total", "Partitions resynchronised (Redis resubscribe, or change sets missed)."),
+		queryErrors: counter("query_errors_total", "Snapshot or leaderboard reads that failed."),
+		snapshot: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "snapshot_duration_seconds", Help: "Time to read a subscription's snapshot.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.connections, m.frames, m.conflated, m.stale, m.slowCloses, m.floodCloses,
+			m.changeSets, m.badChanges, m.resyncs, m.queryErrors, m.snapshot)
+	}
+	return m
+}
