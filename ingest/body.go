@@ -1,0 +1,111 @@
+package ingest
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/pulsehq/pulse/internal/httpapi"
+)
+
+// formatOf maps a Content-Type to the body format. Parameters are tolerated; a charset other
+// than UTF-8 (or its ASCII subset) is refused rather than misread. A request without a
+// Content-Type is read as application/json.
+func formatOf(contentType string) (format, error) {
+	mt, params, _ := strings.Cut(contentType, ";")
+	var f format
+	switch mt = strings.TrimSpace(mt); {
+	case mt == "", strings.EqualFold(mt, "application/json"):
+		f = formatJSON
+	case strings.EqualFold(mt, "application/x-ndjson"):
+		f = formatNDJSON
+	case strings.EqualFold(mt, "application/cloudevents+json"):
+		f = formatObject
+	case strings.EqualFold(mt, "application/cloudevents-batch+json"):
+		f = formatArray
+	default:
+		return 0, httpapi.Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"content type %q is not one of application/json, application/x-ndjson, "+
+				"application/cloudevents+json, application/cloudevents-batch+json", truncate(mt, 100))
+	}
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(p, "=")
+		if !strings.EqualFold(strings.TrimSpace(k), "charset") {
+			continue
+		}
+		if v = strings.Trim(strings.TrimSpace(v), `"`); !strings.EqualFold(v, "utf-8") && !strings.EqualFold(v, "us-ascii") {
+			return 0, httpapi.Errorf(http.StatusUnsupportedMediaType, "unsupported_charset",
+				"charset %q is not supported: send UTF-8", truncate(v, 40))
+		}
+	}
+	return f, nil
+}
+
+var (
+	bufPool  = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	gzipPool sync.Pool // *gzip.Reader
+)
+
+// readBody returns the request body, decompressed, as one string: items are substrings of it.
+// Bodies over max bytes (after decompression, so a small gzip bomb cannot expand past it) are
+// refused with 413.
+func readBody(r *http.Request, max int64) (string, error) {
+	tooLarge := httpapi.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the body is larger than %d bytes", max)
+	if r.ContentLength > max {
+		return "", tooLarge
+	}
+	var src io.Reader = r.Body
+	switch enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); {
+	case enc == "", strings.EqualFold(enc, "identity"):
+	case strings.EqualFold(enc, "gzip"), strings.EqualFold(enc, "x-gzip"):
+		zr, _ := gzipPool.Get().(*gzip.Reader)
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(r.Body)
+		} else {
+			err = zr.Reset(r.Body)
+		}
+		if err != nil {
+			return "", badBody("the body is not valid gzip: " + err.Error())
+		}
+		defer gzipPool.Put(zr)
+		src = zr
+	default:
+		return "", httpapi.Errorf(http.StatusUnsupportedMediaType, "unsupported_encoding",
+			"content encoding %q is not supported: send gzip or identity", truncate(enc, 40))
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 4<<20 {
+			bufPool.Put(buf)
+		}
+	}()
+	if r.ContentLength > 0 && src == r.Body {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(src, max+1))
+	switch {
+	case n > max:
+		return "", tooLarge
+	case err != nil:
+		return "", badBody("the body could not be read: " + err.Error())
+	}
+	return buf.String(), nil
+}
+
+func badBody(msg string) *httpapi.Error {
+	return httpapi.Errorf(http.StatusBadRequest, "malformed_body", "%s", msg)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

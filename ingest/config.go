@@ -1,0 +1,79 @@
+// Package ingest is Pulse's intake: the HTTP API that decodes and validates events
+// (POST /v1/events, POST /v1/videos/:id/likes) and the group-commit writer that appends them to
+// the partition streams, deduplicating client ids atomically with the append.
+package ingest
+
+import (
+	"errors"
+	"time"
+
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/failures"
+)
+
+// Config of the ingest role. The zero value of every field means its default.
+type Config struct {
+	Partitions   int           // N of the deployment; default events.DefaultPartitions
+	DedupeTTL    time.Duration // how long a client id is remembered; default 1 h, rounded up to seconds
+	MaxBody      int64         // request body bytes after decompression; default 1 MiB
+	MaxBatch     int           // events per request; default 1000
+	MaxFuture    time.Duration // how far event time may lead the server clock; default 5 min
+	MaxBacklog   int64         // entries per partition stream before 503 backlog_full; default 1,000,000, negative = no limit
+	FailedMaxLen int64         // cap of the failure stream; default failures.DefaultMaxLen
+	MaxCommit    int           // events (and failure records) per group commit; default 4096
+	Committers   int           // group commits in flight at once; default 2
+	RetryAfter   time.Duration // Retry-After of 503 answers; default 1 s
+}
+
+func (c Config) withDefaults() Config {
+	if c.Partitions == 0 {
+		c.Partitions = events.DefaultPartitions
+	}
+	if c.DedupeTTL == 0 {
+		c.DedupeTTL = time.Hour
+	}
+	if c.MaxBody == 0 {
+		c.MaxBody = 1 << 20
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 1000
+	}
+	if c.MaxFuture == 0 {
+		c.MaxFuture = 5 * time.Minute
+	}
+	if c.MaxBacklog == 0 {
+		c.MaxBacklog = 1_000_000
+	}
+	if c.FailedMaxLen == 0 {
+		c.FailedMaxLen = failures.DefaultMaxLen
+	}
+	if c.MaxCommit == 0 {
+		c.MaxCommit = 4096
+	}
+	if c.Committers == 0 {
+		c.Committers = 2
+	}
+	if c.RetryAfter == 0 {
+		c.RetryAfter = time.Second
+	}
+	return c
+}
+
+// Validate reports settings that no default can fix.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.Partitions < 1 {
+		errs = append(errs, errors.New("partitions must be ≥ 1"))
+	}
+	if c.DedupeTTL < time.Second {
+		errs = append(errs, errors.New("dedupe TTL must be ≥ 1s"))
+	}
+	if c.MaxBody < 1 || c.MaxBatch < 1 || c.MaxCommit < 1 || c.Committers < 1 || c.FailedMaxLen < 1 {
+		errs = append(errs, errors.New("max body, max batch, max commit, committers and failed max len must be ≥ 1"))
+	}
+	if c.MaxFuture < 0 || c.RetryAfter < 0 {
+		errs = append(errs, errors.New("max future and retry after must not be negative"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,190 @@
+package ingest
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/httpapi"
+)
+
+// LikeType is the type of the events POST /v1/videos/:id/likes appends.
+const LikeType = "video_liked"
+
+// maxRecord bounds the copy of a rejected item or body kept in the failure stream.
+const maxRecord = 4 << 10
+
+var errStopping = &events.Error{Code: "shutting_down", Message: "the server is stopping; retry on another instance"}
+
+// Handler serves the ingest API on top of a Writer.
+type Handler struct {
+	w    *Writer
+	cfg  Config
+	m    *Metrics
+	log  *slog.Logger
+	jobs sync.Pool // *job: a request's items and failure records, reused
+	out  sync.Pool // *[]byte: answer buffers
+}
+
+// NewHandler returns the API of w; cfg should be the writer's.
+func NewHandler(w *Writer, cfg Config, m *Metrics, log *slog.Logger) *Handler {
+	h := &Handler{w: w, cfg: cfg.withDefaults(), m: m, log: log}
+	h.jobs.New = func() any { return &job{done: make(chan struct{}, 1)} }
+	h.out.New = func() any { return new([]byte) }
+	return h
+}
+
+// Mount adds the routes to r, the /v1 group behind the API-key check:
+// POST /events and POST /videos/:id/likes.
+func (h *Handler) Mount(r gin.IRoutes) {
+	r.POST("/events", h.postEvents)
+	r.POST("/videos/:id/likes", h.postLike)
+}
+
+func (h *Handler) postEvents(c *gin.Context) {
+	recv := time.Now()
+	ct := c.GetHeader("Content-Type")
+	f, err := formatOf(ct)
+	if err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	body, err := readBody(c.Request, h.cfg.MaxBody)
+	if err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	j := h.getJob()
+	defer h.putJob(j)
+	j.items, err = decode(f, body, h.cfg.MaxBatch, j.items)
+	var se *syntaxError
+	switch {
+	case errors.Is(err, errTooMany):
+		httpapi.Abort(c, httpapi.Errorf(http.StatusRequestEntityTooLarge, "batch_too_large",
+			"the batch holds more than %d events", h.cfg.MaxBatch))
+	case errors.As(err, &se):
+		h.malformed(c, j, body, ct, se.msg)
+	case len(j.items) == 0:
+		httpapi.Abort(c, httpapi.Errorf(http.StatusBadRequest, "empty_body", "the body holds no events"))
+	default:
+		h.ingest(c, j, recv)
+	}
+}
+
+// postLike appends one LikeType event whose subject is the video id. The optional JSON body
+// may give the event's id, data and time.
+func (h *Handler) postLike(c *gin.Context) {
+	recv := time.Now()
+	body, err := readBody(c.Request, h.cfg.MaxBody)
+	if err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	j := h.getJob()
+	defer h.putJob(j)
+	j.items, err = decode(formatObject, body, 1, j.items)
+	var se *syntaxError
+	if errors.As(err, &se) {
+		h.malformed(c, j, body, c.GetHeader("Content-Type"), se.msg)
+		return
+	}
+	if len(j.items) == 0 {
+		j.items = append(j.items, item{})
+	}
+	it := &j.items[0]
+	it.wrong &^= fieldType | fieldSubject | fieldSource | fieldSpecVersion
+	it.ev.Type, it.ev.Subject, it.ev.Source, it.ev.SpecVersion = LikeType, c.Param("id"), "", ""
+	h.ingest(c, j, recv)
+}
+
+// ingest validates the items of j, commits them and answers.
+func (h *Handler) ingest(c *gin.Context, j *job, recv time.Time) {
+	rid := httpapi.RequestID(c)
+	for i := range j.items {
+		it := &j.items[i]
+		if it.check(recv, &h.cfg); it.status == rejected {
+			j.failures = append(j.failures, events.Failure{
+				Stage:  "ingest",
+				Reason: it.err.Code + ": " + it.err.Message,
+				At:     recv.UnixMilli(),
+				Record: map[string]string{"body": truncate(it.raw, maxRecord), "request_id": rid},
+			})
+		}
+	}
+	if err := h.w.submit(j); err != nil {
+		for i := range j.items {
+			if it := &j.items[i]; it.status == pending {
+				it.status, it.err = failed, errStopping
+			}
+		}
+	}
+	h.m.count(j.items)
+	a := newAnswer(j.items)
+	switch {
+	case a.failed > 0:
+		e := h.firstFailure(j.items)
+		err := httpapi.Unavailable(e.Code, e.Message, h.cfg.RetryAfter)
+		err.Details = &a
+		httpapi.Abort(c, err)
+	case a.accepted > 0:
+		h.reply(c, http.StatusAccepted, &a)
+	case a.rejected == len(j.items):
+		err := httpapi.Errorf(http.StatusBadRequest, "invalid_events", "all %d events are invalid", a.rejected)
+		if a.rejected == 1 {
+			err = httpapi.Errorf(http.StatusBadRequest, j.items[0].err.Code, "%s", j.items[0].err.Message)
+		}
+		err.Details = &a
+		httpapi.Abort(c, err)
+	default: // duplicates, perhaps beside rejected items: nothing new, nothing to retry
+		h.reply(c, http.StatusOK, &a)
+	}
+}
+
+func (h *Handler) firstFailure(items []item) *events.Error {
+	for i := range items {
+		if items[i].status == failed {
+			return items[i].err
+		}
+	}
+	return errRedisDown
+}
+
+// malformed answers a body that cannot be split into events, after recording it in the
+// failure stream so that an operator can see what a broken producer sends.
+func (h *Handler) malformed(c *gin.Context, j *job, body, contentType, msg string) {
+	clear(j.items)
+	j.items = j.items[:0]
+	j.failures = append(j.failures, events.Failure{
+		Stage:  "ingest",
+		Reason: "malformed_body: " + msg,
+		At:     time.Now().UnixMilli(),
+		Record: map[string]string{
+			"body":         truncate(body, maxRecord),
+			"content_type": contentType,
+			"request_id":   httpapi.RequestID(c),
+		},
+	})
+	_ = h.w.submit(j) // while stopping, the record is lost but the answer stands
+	httpapi.Abort(c, badBody(msg))
+}
+
+func (h *Handler) reply(c *gin.Context, code int, a *answer) {
+	buf := h.out.Get().(*[]byte)
+	*buf = a.appendJSON((*buf)[:0])
+	c.Data(code, "application/json; charset=utf-8", *buf)
+	h.out.Put(buf)
+}
+
+func (h *Handler) getJob() *job { return h.jobs.Get().(*job) }
+
+func (h *Handler) putJob(j *job) {
+	clear(j.items)
+	clear(j.failures)
+	j.items, j.failures = j.items[:0], j.failures[:0]
+	h.jobs.Put(j)
+}

@@ -1,0 +1,321 @@
+package ingest
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/failures"
+)
+
+//go:embed append.lua
+var appendSrc string
+
+var appendScript = redis.NewScript(appendSrc)
+
+// errClosed answers requests that arrive after the writer began to stop.
+var errClosed = errors.New("ingest writer stopped")
+
+// Outcomes of events Redis could not take; shared, never modified.
+var (
+	errRedisDown   = &events.Error{Code: "redis_unavailable", Message: "redis did not confirm the append; retry later"}
+	errBacklogFull = &events.Error{Code: "backlog_full", Message: "the partition's backlog is over its limit; retry later"}
+)
+
+// Writer group-commits events: requests queue their items, and a committer sends everything
+// pending as ONE pipeline holding one append.lua call per partition (plus the failure records
+// of rejected items). While a pipeline is in flight the next requests pile up in the queue, so
+// the batch grows with the load and throughput does not fall to one round trip per event.
+// Config.Committers committers (default 2) take turns, so that one builds and sends its
+// pipeline while Redis executes the other's instead of Redis idling between commits.
+type Writer struct {
+	rdb     redis.UniversalClient
+	cfg     Config
+	m       *Metrics
+	log     *slog.Logger
+	queue   chan *job
+	closed  atomic.Bool
+	senders atomic.Int64 // submitters between their closed check and their send
+
+	// Arguments that never change, boxed once.
+	streams     []any
+	ttl, maxLen any
+
+	failing atomic.Bool // the last commit could not reach Redis: log transitions only
+}
+
+// committer sends commits one after another; its scratch is reused by every commit.
+type committer struct {
+	w     *Writer
+	parts []partition
+	batch []*job
+}
+
+// job is one request's share of a commit.
+type job struct {
+	items    []item
+	failures []events.Failure
+	done     chan struct{} // one token per commit of the job
+}
+
+// partition collects one commit's events of one partition.
+type partition struct {
+	items []*item
+	keys  int
+	args  []any
+	cmd   *redis.Cmd
+}
+
+// NewWriter returns a writer on rdb. rdb must not retry commands on its own
+// (MaxRetries -1): a blind retry of an append whose reply was lost could double-append events
+// without a client id. The writer answers such losses as redis_unavailable instead.
+func NewWriter(rdb redis.UniversalClient, cfg Config, m *Metrics, log *slog.Logger) *Writer {
+	cfg = cfg.withDefaults()
+	w := &Writer{
+		rdb:    rdb,
+		cfg:    cfg,
+		m:      m,
+		log:    log,
+		queue:  make(chan *job, 1024),
+		ttl:    strconv.FormatInt(int64((cfg.DedupeTTL+time.Second-1)/time.Second), 10),
+		maxLen: strconv.FormatInt(max(cfg.MaxBacklog, 0), 10),
+	}
+	for p := range cfg.Partitions {
+		w.streams = append(w.streams, events.Stream(p))
+	}
+	return w
+}
+
+// Run commits queued jobs until ctx ends, then commits what is still queued and returns:
+// every request that got into the queue gets its answer from Redis.
+func (w *Writer) Run(ctx context.Context) error {
+	// Preloading saves the first commit a NOSCRIPT round trip. Redis may be down now; commit
+	// loads the script whenever Redis answers NOSCRIPT.
+	_ = appendScript.Load(ctx, w.rdb).Err()
+	rctx := context.WithoutCancel(ctx) // a commit always finishes, even while stopping
+	var wg sync.WaitGroup
+	for range w.cfg.Committers {
+		c := &committer{w: w, parts: make([]partition, w.cfg.Partitions)}
+		wg.Go(func() { c.run(ctx, rctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (c *committer) run(ctx, rctx context.Context) {
+	for {
+		select {
+		case j := <-c.w.queue:
+			c.commit(rctx, c.w.collect(append(c.batch[:0], j)))
+		case <-ctx.Done():
+			c.drain(rctx)
+			return
+		}
+	}
+}
+
+// drain stops new submissions and commits everything already submitted.
+func (c *committer) drain(ctx context.Context) {
+	c.w.closed.Store(true)
+	for {
+		select {
+		case j := <-c.w.queue:
+			c.commit(ctx, c.w.collect(append(c.batch[:0], j)))
+		default:
+			if c.w.senders.Load() == 0 && len(c.w.queue) == 0 {
+				return
+			}
+			time.Sleep(100 * time.Microsecond) // a submitter is between its check and its send
+		}
+	}
+}
+
+// collect adds every queued job to batch, up to MaxCommit events.
+func (w *Writer) collect(batch []*job) []*job {
+	n := batch[0].size()
+	for n < w.cfg.MaxCommit {
+		select {
+		case j := <-w.queue:
+			batch = append(batch, j)
+			n += j.size()
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (j *job) size() int { return len(j.items) + len(j.failures) }
+
+// submit queues j and waits until its items have their outcome.
+func (w *Writer) submit(j *job) error {
+	w.senders.Add(1)
+	if w.closed.Load() {
+		w.senders.Add(-1)
+		return errClosed
+	}
+	w.queue <- j
+	w.senders.Add(-1)
+	<-j.done
+	return nil
+}
+
+// commit sends one pipeline for batch and settles every pending item of it.
+func (c *committer) commit(ctx context.Context, batch []*job) {
+	w := c.w
+	c.batch = batch // keep what collect grew for the next commit
+	n := 0
+	for _, j := range batch {
+		for i := range j.items {
+			it := &j.items[i]
+			if it.status != pending {
+				continue
+			}
+			p := &c.parts[it.part]
+			p.items = append(p.items, it)
+			if it.key != "" {
+				p.keys++
+			}
+			n++
+		}
+	}
+	pipe := w.rdb.Pipeline()
+	for pi := range c.parts {
+		if p := &c.parts[pi]; len(p.items) > 0 {
+			w.buildArgs(pi, p)
+			p.cmd = pipe.Do(ctx, p.args...)
+		}
+	}
+	for _, j := range batch {
+		for _, f := range j.failures {
+			pipe.XAdd(ctx, failures.Args(f, w.cfg.FailedMaxLen))
+		}
+	}
+	start := time.Now()
+	cmds, err := pipe.Exec(ctx)
+	w.m.roundTrip.Observe(time.Since(start).Seconds())
+	w.m.commitSize.Observe(float64(n))
+	if c.reloadScript(ctx) {
+		start = time.Now()
+		cmds, err = c.retry(ctx)
+		w.m.roundTrip.Observe(time.Since(start).Seconds())
+	}
+	w.logHealth(cmds, err)
+	for pi := range c.parts {
+		if p := &c.parts[pi]; len(p.items) > 0 {
+			w.settle(p)
+			clear(p.items)
+			clear(p.args)
+			p.items, p.args, p.keys, p.cmd = p.items[:0], p.args[:0], 0, nil
+		}
+	}
+	for _, j := range batch {
+		j.done <- struct{}{} // from here on the job belongs to its request again
+	}
+	clear(batch)
+}
+
+// buildArgs lays out the append.lua call of partition pi (see the script's header).
+func (w *Writer) buildArgs(pi int, p *partition) {
+	a := append(p.args[:0], "evalsha", appendScript.Hash(), 1+p.keys, w.streams[pi])
+	for _, it := range p.items {
+		if it.key != "" {
+			a = append(a, &it.key)
+		}
+	}
+	a = append(a, w.ttl, w.maxLen)
+	for _, it := range p.items {
+		flag := "0"
+		if it.key != "" {
+			flag = "1"
+		}
+		mark := len(a)
+		a = append(a, flag, 0)
+		a = it.ev.AppendArgs(a)
+		a[mark+1] = len(a) - mark - 2
+	}
+	p.args = a
+}
+
+// reloadScript loads append.lua when Redis forgot it (restart, failover, SCRIPT FLUSH) and
+// reports whether the partitions that answered NOSCRIPT should be sent again. NOSCRIPT means
+// the call did not run, so sending it again cannot double-append.
+func (c *committer) reloadScript(ctx context.Context) bool {
+	for pi := range c.parts {
+		if p := &c.parts[pi]; p.cmd != nil && redis.HasErrorPrefix(p.cmd.Err(), "NOSCRIPT") {
+			if err := appendScript.Load(ctx, c.w.rdb).Err(); err != nil {
+				c.w.log.Warn("ingest: load append.lua", "err", err)
+				return false
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func (c *committer) retry(ctx context.Context) ([]redis.Cmder, error) {
+	pipe := c.w.rdb.Pipeline()
+	for pi := range c.parts {
+		if p := &c.parts[pi]; p.cmd != nil && redis.HasErrorPrefix(p.cmd.Err(), "NOSCRIPT") {
+			p.cmd = pipe.Do(ctx, p.args...)
+		}
+	}
+	return pipe.Exec(ctx)
+}
+
+// settle gives every item of p its outcome from the script's reply.
+func (w *Writer) settle(p *partition) {
+	res, err := p.cmd.Result()
+	if err != nil {
+		settleAll(p.items, errRedisDown)
+		return
+	}
+	switch v := res.(type) {
+	case int64: // -1: backlog full, nothing appended
+		settleAll(p.items, errBacklogFull)
+	case []any:
+		if len(v) != len(p.items) {
+			w.log.Error("ingest: append.lua answered the wrong number of results", "want", len(p.items), "got", len(v))
+			settleAll(p.items, errRedisDown)
+			return
+		}
+		for i, it := range p.items {
+			switch r := v[i].(type) {
+			case int64:
+				it.status = accepted
+				if r == 0 {
+					it.status = duplicate
+				}
+			default: // "!<error>"
+				w.log.Warn("ingest: append failed", "stream", w.streams[it.part], "err", r)
+				it.status, it.err = failed, errRedisDown
+			}
+		}
+	default:
+		settleAll(p.items, errRedisDown)
+	}
+}
+
+func settleAll(items []*item, err *events.Error) {
+	for _, it := range items {
+		it.status, it.err = failed, err
+	}
+}
+
+// logHealth logs when commits start or stop failing, not once per commit.
+func (w *Writer) logHealth(cmds []redis.Cmder, err error) {
+	switch {
+	case err != nil && w.failing.CompareAndSwap(false, true):
+		w.log.Warn("ingest: redis commit failing; answering 503", "err", err)
+	case err == nil && w.failing.CompareAndSwap(true, false):
+		w.log.Info("ingest: redis commits succeed again", "commands", len(cmds))
+	}
+}

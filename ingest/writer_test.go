@@ -1,0 +1,193 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/testenv"
+)
+
+func TestDuplicatesStoredOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Partitions: 4})
+	body := `[{"id":"a","type":"t","subject":"s"},{"id":"a","type":"t","subject":"s"},{"id":"a","type":"t","subject":"other"}]`
+	r := post(t, f.url+"/v1/events", "application/json", []byte(body))
+	// Same id within one batch: the second is a duplicate. Another subject is another event.
+	want := []string{"accepted", "duplicate", "accepted"}
+	for i, res := range r.body.Results {
+		if res.Status != want[i] || res.ID != "a" {
+			t.Errorf("result %d: %+v, want %s", i, res, want[i])
+		}
+	}
+	r = post(t, f.url+"/v1/events", "application/json", []byte(`{"id":"a","type":"t","subject":"s"}`))
+	if r.status != http.StatusOK || r.body.Duplicates != 1 {
+		t.Fatalf("retry: %d %+v", r.status, r.body)
+	}
+	got := stored(t, f.rdb, 4)
+	if len(got["a"]) != 2 {
+		t.Fatalf("id a stored %d times, want 2 (two subjects)", len(got["a"]))
+	}
+	ttl := f.rdb.TTL(context.Background(), events.DedupeKey(events.Partition("t", "s", 4), "t", "s", "a")).Val()
+	if ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Errorf("dedupe key TTL %s, want 1h", ttl)
+	}
+}
+
+func TestStoredFields(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Partitions: 1})
+	before := time.Now().UnixMilli()
+	body := `{"specversion":"1.0","id":"ce-1","source":"/shop","type":"video_liked","subject":"v1",` +
+		`"time":"2026-01-02T03:04:05.678Z","data":{"user":"u1"},"datacontenttype":"application/json"}`
+	if r := post(t, f.url+"/v1/events", "application/cloudevents+json", []byte(body)); r.status != 202 {
+		t.Fatalf("status %d %+v", r.status, r.err)
+	}
+	e := stored(t, f.rdb, 1)["ce-1"][0]
+	want := events.Event{ID: "ce-1", Type: "video_liked", Subject: "v1", Time: time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC).UnixMilli(),
+		Data: []byte(`{"user":"u1"}`), Source: "/shop", SpecVersion: "1.0", Received: e.Received}
+	if fmt.Sprint(e) != fmt.Sprint(want) {
+		t.Errorf("stored %+v\nwant   %+v", e, want)
+	}
+	if e.Received < before || e.Received > time.Now().UnixMilli() {
+		t.Errorf("received %d outside the request", e.Received)
+	}
+}
+
+func TestBacklogFull(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Partitions: 1, MaxBacklog: 3})
+	r := post(t, f.url+"/v1/events", "application/json", []byte(batchOf(3)))
+	if r.status != 202 {
+		t.Fatalf("fill: %d", r.status)
+	}
+	r = post(t, f.url+"/v1/events", "application/json", []byte(`[{"id":"x","type":"t","subject":"s"},{"type":"BAD","subject":"s"}]`))
+	if r.status != http.StatusServiceUnavailable || r.err.Code != "backlog_full" || r.retryAfter != "1" {
+		t.Fatalf("over the backlog: %d %q retry-after %q", r.status, r.err.Code, r.retryAfter)
+	}
+	d := r.err.Details
+	if d.Failed != 1 || d.Rejected != 1 || d.Results[0].Status != "failed" || d.Results[0].Error.Code != "backlog_full" {
+		t.Fatalf("details %+v", d)
+	}
+	// The refused id was not remembered: once there is room it is accepted, not a duplicate.
+	if err := f.rdb.XTrimMaxLen(context.Background(), events.Stream(0), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if r = post(t, f.url+"/v1/events", "application/json", []byte(`{"id":"x","type":"t","subject":"s"}`)); r.status != 202 {
+		t.Fatalf("after trim: %d %+v", r.status, r.body)
+	}
+}
+
+// Redis forgets scripts on restart or SCRIPT FLUSH; the writer reloads and resends.
+func TestScriptReloaded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	for i := range 3 {
+		if err := f.rdb.ScriptFlush(context.Background()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if r := post(t, f.url+"/v1/events", "application/json", []byte(batchOf(5))); r.status != 202 || r.body.Accepted != 5 {
+			t.Fatalf("round %d: %d %+v", i, r.status, r.body)
+		}
+	}
+}
+
+// An append that fails inside the script forgets the dedupe key, so the retry is accepted.
+func TestFailedAppendForgetsID(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Partitions: 1, MaxBacklog: -1})
+	ctx := context.Background()
+	if err := f.rdb.Set(ctx, events.Stream(0), "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"id":"e1","type":"t","subject":"s"}`)
+	r := post(t, f.url+"/v1/events", "application/json", body)
+	if r.status != http.StatusServiceUnavailable || r.err.Details.Results[0].Status != "failed" {
+		t.Fatalf("append into a string: %d %+v", r.status, r.err)
+	}
+	if n := f.rdb.Exists(ctx, events.DedupeKey(0, "t", "s", "e1")).Val(); n != 0 {
+		t.Fatalf("dedupe key kept after a failed append")
+	}
+	f.rdb.Del(ctx, events.Stream(0))
+	if r = post(t, f.url+"/v1/events", "application/json", body); r.status != 202 {
+		t.Fatalf("retry: %d %+v", r.status, r.body)
+	}
+}
+
+func TestRedisDownThenBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	if f.redis.Kind != "binary" {
+		t.Skipf("needs a restartable redis-server, have %s", f.redis.Kind)
+	}
+	body := []byte(`[{"id":"k1","type":"t","subject":"s"},{"type":"t","subject":"s"}]`)
+	f.redis.Stop()
+	r := post(t, f.url+"/v1/events", "application/json", body)
+	if r.status != http.StatusServiceUnavailable || r.err.Code != "redis_unavailable" || r.retryAfter == "" {
+		t.Fatalf("redis down: %d %q retry-after %q", r.status, r.err.Code, r.retryAfter)
+	}
+	if d := r.err.Details; d.Failed != 2 || d.Results[0].Status != "failed" {
+		t.Fatalf("details %+v", d)
+	}
+	f.redis.Start()
+	testenv.WaitFor(t, 10*time.Second, "ingest to recover", func() bool {
+		return post(t, f.url+"/v1/events", "application/json", body).status == 202
+	})
+	if n := len(stored(t, f.rdb, events.DefaultPartitions)["k1"]); n != 1 {
+		t.Fatalf("k1 stored %d times", n)
+	}
+}
+
+// Stopping the writer commits every queued request before Run returns.
+func TestWriterDrainsOnStop(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Partitions: 2})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	stopAfter := make(chan struct{})
+	for c := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				id := fmt.Sprintf("c%d-%d", c, i)
+				r, err := postRaw(f.url+"/v1/events", `{"id":"`+id+`","type":"t","subject":"s`+id+`"}`)
+				if err != nil || r == http.StatusServiceUnavailable {
+					return // the writer stopped: refused, never half-taken
+				}
+				if r == 202 {
+					mu.Lock()
+					acked[id] = true
+					n := len(acked)
+					mu.Unlock()
+					if n == 200 {
+						close(stopAfter)
+					}
+				}
+			}
+		})
+	}
+	<-stopAfter
+	f.stop()
+	wg.Wait()
+	got := stored(t, f.rdb, 2)
+	for id := range acked {
+		if len(got[id]) != 1 {
+			t.Errorf("acked %s stored %d times", id, len(got[id]))
+		}
+	}
+	t.Logf("%d acked before and during the stop, all stored", len(acked))
+}
+
+func postRaw(url, body string) (int, error) {
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	return res.StatusCode, nil
+}
