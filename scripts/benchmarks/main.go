@@ -1,0 +1,315 @@
+// Command benchmarks runs Pulse's benchmark suite on this machine in one go and writes
+// BENCHMARKS.md (`go tool task bench`): the Redis ceilings (redis-benchmark XADD, unpipelined
+// and at pipeline depth 64) and a bare net/http 202 handler, then pulse itself (single and batch
+// ingest, end-to-end latency at 1k and 10k events/s, fan-out) and the counter's apply rate, each
+// stated as a ratio to the ceiling measured in the same run.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pulsehq/pulse/internal/loadgen"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchmarks:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("benchmarks", flag.ContinueOnError)
+	out := fs.String("out", "BENCHMARKS.md", "report to write")
+	baseline := fs.String("serve-baseline", "", "internal: serve the bare 202 handler on this address")
+	quick := fs.Bool("quick", false, "short runs (a smoke test of the suite, not a measurement)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *baseline != "" {
+		return serveBaseline(ctx, *baseline)
+	}
+	scale := 1.0
+	if *quick {
+		scale = 0.1
+	}
+	dur := func(s float64) time.Duration { return time.Duration(s * scale * float64(time.Second)) }
+
+	dir, err := os.MkdirTemp("", "pulse-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	r := &report{started: time.Now()}
+	r.machine = describeMachine(ctx)
+
+	redisPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	stopRedis, err := startRedis(ctx, dir, redisPort)
+	if err != nil {
+		return err
+	}
+	defer stopRedis()
+
+	logf("redis-benchmark XADD ceilings")
+	if r.xadd1, err = redisBenchmark(ctx, redisPort, 1, int(200_000*scale)); err != nil {
+		return err
+	}
+	if r.xadd64, err = redisBenchmark(ctx, redisPort, 64, int(2_000_000*scale)); err != nil {
+		return err
+	}
+
+	logf("bare net/http 202 handler")
+	if r.bare, err = withProcess(ctx, dir, "baseline", func(addr string) *exec.Cmd {
+		self, _ := os.Executable()
+		return exec.Command(self, "-serve-baseline", addr)
+	}, func(url string) (*loadgen.Result, error) {
+		return loadgen.Run(ctx, loadgen.Config{URL: url, NoLive: true, Concurrency: 64, Duration: dur(15)})
+	}); err != nil {
+		return err
+	}
+
+	logf("building pulse")
+	bin := filepath.Join(dir, "pulse")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/pulse").CombinedOutput(); err != nil {
+		return fmt.Errorf("build pulse: %v\n%s", err, out)
+	}
+	pulse := func(addr string) *exec.Cmd {
+		cmd := exec.Command(bin, "serve")
+		cmd.Env = append(os.Environ(),
+			"PULSE_ADDR="+addr,
+			fmt.Sprintf("PULSE_REDIS_URL=redis://127.0.0.1:%d/0", redisPort),
+			"PULSE_DATA_DIR="+filepath.Join(dir, "data"),
+			"PULSE_LOG_LEVEL=warn",
+		)
+		return cmd
+	}
+	runs := []struct {
+		name string
+		dst  **loadgen.Result
+		cfg  loadgen.Config
+	}{
+		{"pulse single-event ingest, max rate, 64 connections", &r.single, loadgen.Config{Concurrency: 64, Duration: dur(20), Subjects: 10_000, Zipf: 1.1, NoLive: true}},
+		{"pulse batch ingest (100/request), max rate, 16 connections", &r.batch, loadgen.Config{Batch: 100, Concurrency: 16, Duration: dur(20), Subjects: 10_000, Zipf: 1.1, NoLive: true}},
+		{"end-to-end at 1,000 events/s", &r.e2e1k, loadgen.Config{Rate: 1000, Concurrency: 16, Duration: dur(30), Subjects: 1000, Zipf: 1.1}},
+		{"end-to-end at 10,000 events/s (batches of 100), 60 s", &r.e2e10k, loadgen.Config{Rate: 10_000, Batch: 100, Concurrency: 16, Duration: dur(60), Subjects: 1000, Zipf: 1.1}},
+		{"fan-out: 10,000 WebSocket connections at 100 events/s", &r.fanout, loadgen.Config{Rate: 100, Concurrency: 4, Duration: dur(20), Subjects: 100, Connections: int(10_000 * scale), Settle: 60 * time.Second}},
+	}
+	for _, run := range runs {
+		logf("%s", run.name)
+		res, err := withProcess(ctx, dir, "pulse", pulse, func(url string) (*loadgen.Result, error) {
+			cfg := run.cfg
+			cfg.URL = url
+			return loadgen.Run(ctx, cfg)
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", run.name, err)
+		}
+		*run.dst = res
+	}
+
+	logf("counter apply rate (go test -bench)")
+	if r.counter, err = goBench(ctx, "./consumers/counter", "BenchmarkApply", scale); err != nil {
+		return err
+	}
+	r.finished = time.Now()
+	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", *out)
+	return nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// serveBaseline is the ceiling for single-event ingest: net/http answering 202 after reading
+// the body, with the answer shape the load tool understands, doing nothing else.
+func serveBaseline(ctx context.Context, addr string) error {
+	body := []byte(`{"accepted":1,"duplicates":0,"rejected":0,"results":[{"status":"accepted"}]}`)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodGet && r.URL.Path == "/readyz":
+			return // 200: the suite waits for readiness the same way for every server
+		case r.Method != http.MethodPost:
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write(body)
+	})
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// withProcess starts a server process on a free port, waits until it answers, runs load
+// against it, and stops it with SIGTERM.
+func withProcess(ctx context.Context, dir, name string, mk func(addr string) *exec.Cmd, load func(url string) (*loadgen.Result, error)) (*loadgen.Result, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := mk(addr)
+	logFile, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _, _ = cmd.Process.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}()
+	url := "http://" + addr
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if r, err := http.Get(url + "/readyz"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logFile.Name())
+			return nil, fmt.Errorf("%s did not become ready:\n%s", name, log)
+		}
+	}
+	return load(url)
+}
+
+func startRedis(ctx context.Context, dir string, port int) (func(), error) {
+	rdir := filepath.Join(dir, "redis")
+	if err := os.MkdirAll(rdir, 0o755); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--dir", rdir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("redis-server (apt-get install -y redis-server): %w", err)
+	}
+	stop := func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() }
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			c.Close()
+			return stop, nil
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, errors.New("redis-server did not start")
+		}
+	}
+}
+
+var rpsRe = regexp.MustCompile(`([0-9.]+) requests per second`)
+
+// redisBenchmark measures XADD (AOF everysec, like pulse's) at pipeline depth p.
+func redisBenchmark(ctx context.Context, port, p, n int) (float64, error) {
+	out, err := exec.CommandContext(ctx, "redis-benchmark", "-p", strconv.Itoa(port), "-c", "64",
+		"-n", strconv.Itoa(n), "-P", strconv.Itoa(p), "-q",
+		"XADD", "bench:ceiling", "MAXLEN", "~", "1000000", "*", "type", "video_liked", "subject", "video-__rand_int__").CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("redis-benchmark: %v\n%s", err, out)
+	}
+	m := rpsRe.FindAllSubmatch(out, -1)
+	if len(m) == 0 {
+		return 0, fmt.Errorf("redis-benchmark: no rate in %q", out)
+	}
+	return strconv.ParseFloat(string(m[len(m)-1][1]), 64)
+}
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+)\s+\d+\s+(.*)$`)
+
+// goBench runs Go benchmarks matching pattern in pkg and returns their result lines.
+func goBench(ctx context.Context, pkg, pattern string, scale float64) ([]string, error) {
+	benchtime := "5x"
+	if scale < 1 {
+		benchtime = "1x"
+	}
+	cmd := exec.CommandContext(ctx, "go", "test", pkg, "-run", "^$", "-bench", pattern, "-benchtime", benchtime)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("go test -bench: %v\n%s", err, out)
+	}
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if m := benchLine.FindStringSubmatch(sc.Text()); m != nil {
+			lines = append(lines, m[1]+": "+strings.Join(strings.Fields(m[2]), " "))
+		}
+	}
+	return lines, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func describeMachine(ctx context.Context) string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0]); len(f) >= 2 {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			mem = fmt.Sprintf(", %.0f GiB RAM", kb/1024/1024)
+		}
+	}
+	redisV, _ := exec.CommandContext(ctx, "redis-server", "--version").Output()
+	return fmt.Sprintf("%d cores (%s)%s, %s %s/%s, %s", runtime.NumCPU(), cpu, mem, runtime.Version(),
+		runtime.GOOS, runtime.GOARCH, strings.TrimSpace(string(redisV)))
+}

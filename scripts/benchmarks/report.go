@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pulsehq/pulse/internal/loadgen"
+)
+
+type report struct {
+	started, finished     time.Time
+	machine               string
+	xadd1, xadd64         float64
+	bare, single, batch   *loadgen.Result
+	e2e1k, e2e10k, fanout *loadgen.Result
+	counter               []string
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	p("# Pulse benchmarks")
+	p("")
+	p("Written by `go tool task bench` on %s (%s). Every figure below comes from that one run,",
+		r.finished.UTC().Format("2006-01-02 15:04 MST"), r.finished.Sub(r.started).Round(time.Second))
+	p("with the load tool (`pulse bench`) on the same machine as the server, so both share the cores.")
+	p("")
+	p("**Machine:** %s. Redis with AOF (`appendfsync everysec`).", r.machine)
+	p("")
+	p("## Ceilings measured in the same run")
+	p("")
+	p("| ceiling | rate |")
+	p("| --- | --- |")
+	p("| `redis-benchmark` XADD, 64 clients, unpipelined | %s/s |", num(r.xadd1))
+	p("| `redis-benchmark` XADD, 64 clients, pipeline depth 64 | %s/s |", num(r.xadd64))
+	p("| bare `net/http` handler answering 202, 64 connections | %s requests/s (p99 %s) |", num(r.bare.RequestsPerSec), ms(r.bare.HTTP))
+	p("")
+	p("## Pulse")
+	p("")
+	p("| what | measured | ratio to ceiling | target |")
+	p("| --- | --- | --- | --- |")
+	p("| single-event ingest, 64 connections | %s events/s, p50 %s, p99 %s | %s of bare net/http | ≥ 70%%, p99 ≤ 10 ms |",
+		num(r.single.EventsPerSec), p50(r.single.HTTP), ms(r.single.HTTP), pct(r.single.EventsPerSec, r.bare.RequestsPerSec))
+	p("| batch ingest, 100 events/request, 16 connections | %s events/s, p99 %s | %s of XADD P64 | ≥ 30%% |",
+		num(r.batch.EventsPerSec), ms(r.batch.HTTP), pct(r.batch.EventsPerSec, r.xadd64))
+	p("| end-to-end 202 → WebSocket update at 1,000 events/s | p50 %s, p99 %s, max %s; drift %s | — | — |",
+		p50(r.e2e1k.E2E), ms(r.e2e1k.E2E), maxMs(r.e2e1k.E2E), drift(r.e2e1k))
+	p("| end-to-end at 10,000 events/s for 60 s (achieved %s events/s) | p50 %s, p99 %s, max %s; drift %s | — | p99 ≤ 150 ms, drift 0 |",
+		num(r.e2e10k.EventsPerSec), p50(r.e2e10k.E2E), ms(r.e2e10k.E2E), maxMs(r.e2e10k.E2E), drift(r.e2e10k))
+	if f := r.fanout.Fanout; f != nil {
+		p("| WebSocket connections held on one instance | %d connected, %d failed, %d snapshots, %d update frames | — | 10,000 |",
+			f.Connections, f.Failed, f.Snapshots, f.Frames)
+	}
+	p("")
+	p("## Counter apply rate (`go test ./consumers/counter -bench Apply`)")
+	p("")
+	p("Target: ≥ 100,000 events/s with one consumer, ≥ 150,000 with two. XADD P64 ceiling above: %s/s.", num(r.xadd64))
+	p("")
+	p("```")
+	for _, l := range r.counter {
+		p("%s", l)
+	}
+	p("```")
+	p("")
+	p("## Reproduce")
+	p("")
+	p("```sh")
+	p("go tool task bench            # writes this file (about 5 minutes)")
+	p("go run ./cmd/pulse bench --help")
+	p("```")
+	return b.String()
+}
+
+func num(f float64) string {
+	s := fmt.Sprintf("%.0f", f)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func pct(a, b float64) string {
+	if b == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", 100*a/b)
+}
+
+func ms(l *loadgen.Latency) string {
+	if l == nil || l.Count == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f ms", l.P99)
+}
+
+func p50(l *loadgen.Latency) string {
+	if l == nil || l.Count == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f ms", l.P50)
+}
+
+func maxMs(l *loadgen.Latency) string {
+	if l == nil || l.Count == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f ms", l.Max)
+}
+
+func drift(r *loadgen.Result) string {
+	if len(r.Drift) == 0 {
+		return "not checked"
+	}
+	var parts []string
+	for _, d := range r.Drift {
+		parts = append(parts, fmt.Sprintf("%s %+d", d.Window, d.Diff))
+	}
+	return strings.Join(parts, ", ")
+}
