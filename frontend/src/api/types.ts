@@ -1,0 +1,126 @@
+// Wire types of the Pulse API (docs/frontend.md lists the endpoints the dashboard uses).
+
+/** Counts per window name ("1m", "5m", …) for one subject. */
+export type WindowCounts = Record<string, number>;
+
+export interface SubjectCounts {
+  subject: string;
+  counts: WindowCounts;
+}
+
+export interface TopEntry {
+  subject: string;
+  count: number;
+}
+
+/** GET /v1/windows */
+export interface WindowsResponse {
+  at: number;
+  windows: string[];
+  counts: Array<{ type: string; subject: string } & Record<string, number | string>>;
+}
+
+/** GET /v1/top */
+export interface TopResponse {
+  at: number;
+  type: string;
+  window: string;
+  entries: TopEntry[];
+}
+
+/** GET /v1/counts with step */
+export interface CountsResponse {
+  type: string;
+  subject?: string;
+  from: number | string;
+  to: number | string;
+  count: number;
+  series?: Array<{ t: number; count: number }>;
+}
+
+/** One event as the API takes it. */
+export interface EventInput {
+  id?: string;
+  type: string;
+  subject: string;
+  time?: string | number;
+  data?: Record<string, unknown>;
+}
+
+export type ItemStatus = 'accepted' | 'duplicate' | 'rejected';
+
+export interface ItemResult {
+  id?: string;
+  status: ItemStatus;
+  error?: { code: string; message: string; field?: string };
+}
+
+/** 202 of POST /v1/events and POST /v1/videos/{id}/likes */
+export interface IngestResponse {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  results: ItemResult[];
+}
+
+/** A stored event, as search returns it. */
+export interface StoredEvent {
+  id: string;
+  type: string;
+  subject: string;
+  time: number | string;
+  received?: number | string;
+  data?: unknown;
+}
+
+/** GET /v1/search */
+export interface SearchResponse<H = StoredEvent> {
+  hits: H[];
+  total: number;
+  facets?: Record<string, Record<string, number>>;
+  took_ms?: number;
+}
+
+/** A failure record (GET /v1/failures, GET /v1/search/failures). */
+export interface FailureRecord {
+  id: string;
+  stage: string;
+  reason: string;
+  at: number | string;
+  stream?: string;
+  entry_id?: string;
+  record?: Record<string, unknown>;
+  type?: string;
+  subject?: string;
+}
+
+export interface GroupView {
+  lag: number | null;
+  pending: number;
+  consumers: number;
+  oldest_ms: number;
+}
+
+export interface RatePoint {
+  t: number;
+  ingest: number | null;
+  counter: number | null;
+  indexer: number | null;
+}
+
+/** GET /v1/pipeline */
+export interface PipelineView {
+  at: number;
+  partitions: Array<{
+    partition: number;
+    stream: string;
+    length: number;
+    added: number;
+    groups: Record<string, GroupView>;
+  }>;
+  groups: Record<string, GroupView>;
+  length: number;
+  failures: number;
+  search_lag_ms: number;
+  rates: { interval_ms: number; series: RatePoint[] };
+}

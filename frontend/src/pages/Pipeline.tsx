@@ -1,0 +1,162 @@
+import { Fragment } from 'react';
+import { usePoll } from '../api/hooks';
+import { api } from '../api/http';
+import type { GroupView, PipelineView } from '../api/types';
+import { LineChart } from '../components/LineChart';
+import { ErrorNotice } from '../components/Notice';
+import { duration, num, rate } from '../lib/format';
+import { Link } from '../router';
+
+const GROUPS = [
+  { name: 'counter', label: 'Counter' },
+  { name: 'indexer', label: 'Indexer' },
+];
+
+/** health classes a group by how far behind it is. */
+function health(g: GroupView | undefined): 'ok' | 'warn' | 'bad' {
+  if (!g) return 'warn';
+  if (g.oldest_ms > 30_000) return 'bad';
+  if (g.oldest_ms > 2_000 || (g.lag ?? 0) > 1000) return 'warn';
+  return 'ok';
+}
+
+export function Pipeline() {
+  const poll = usePoll((signal) => api<PipelineView>('/v1/pipeline', { signal }), 2000, []);
+  const v = poll.data;
+  const series = v?.rates.series ?? [];
+  const last = series.at(-1);
+
+  return (
+    <div className="pipeline">
+      <div className="page-head">
+        <div>
+          <h1>Pipeline</h1>
+          <p className="muted">
+            Ingest appends to partition streams; the counter and indexer groups read every partition. Lag is what a group
+            has not read yet, pending what it read but has not applied.
+          </p>
+        </div>
+        {v && <span className="muted small">updated {new Date(v.at).toLocaleTimeString()}</span>}
+      </div>
+
+      {poll.error !== null && <ErrorNotice error={poll.error} onRetry={poll.refresh} what="the pipeline" />}
+      {!v && poll.error === null && <p className="muted">Loading…</p>}
+
+      {v && (
+        <>
+          <div className="stats">
+            <Stat label="Ingest" value={rate(last?.ingest)} hint="events appended per second" />
+            <Stat label="Counter applies" value={rate(last?.counter)} hint={`lag ${num(v.groups.counter?.lag)} · pending ${num(v.groups.counter?.pending)}`} tone={health(v.groups.counter)} />
+            <Stat label="Indexer applies" value={rate(last?.indexer)} hint={`lag ${num(v.groups.indexer?.lag)} · pending ${num(v.groups.indexer?.pending)}`} tone={health(v.groups.indexer)} />
+            <Stat label="Search index lag" value={duration(v.search_lag_ms)} hint="age of the oldest event not yet searchable" tone={health(v.groups.indexer)} />
+            <Stat label="In streams" value={num(v.length)} hint={`${v.partitions.length} partitions`} />
+            <Stat
+              label="Failures"
+              value={num(v.failures)}
+              hint={<Link to="/search?tab=failures">inspect and replay →</Link>}
+              tone={v.failures > 0 ? 'warn' : 'ok'}
+            />
+          </div>
+
+          <section className="panel" aria-labelledby="rates-title">
+            <header className="panel-head">
+              <h2 id="rates-title">Rates</h2>
+              <div className="legend">
+                <span className="key key-ingest">ingest</span>
+                <span className="key key-counter">counter</span>
+                <span className="key key-indexer">indexer</span>
+              </div>
+            </header>
+            <LineChart
+              label="Events per second over the last minutes: ingest, counter and indexer"
+              unit="events/s"
+              times={series.map((p) => p.t)}
+              series={[
+                { name: 'ingest', className: 's-ingest', values: series.map((p) => p.ingest), area: true },
+                { name: 'counter', className: 's-counter', values: series.map((p) => p.counter) },
+                { name: 'indexer', className: 's-indexer', values: series.map((p) => p.indexer) },
+              ]}
+            />
+            <p className="muted small">Sampled every {duration(v.rates.interval_ms)} by the process serving this page.</p>
+          </section>
+
+          <section className="panel" aria-labelledby="parts-title">
+            <h2 id="parts-title">Partitions</h2>
+            <div className="table-wrap">
+              <table className="table partitions">
+                <thead>
+                  <tr>
+                    <th scope="col" rowSpan={2}>
+                      Partition
+                    </th>
+                    <th scope="col" rowSpan={2} className="num-cell">
+                      Length
+                    </th>
+                    <th scope="col" rowSpan={2} className="num-cell">
+                      Appended
+                    </th>
+                    {GROUPS.map((g) => (
+                      <th key={g.name} scope="colgroup" colSpan={3} className="group-head">
+                        {g.label}
+                      </th>
+                    ))}
+                  </tr>
+                  <tr>
+                    {GROUPS.map((g) => (
+                      <Fragment key={g.name}>
+                        <th scope="col" className="num-cell">lag</th>
+                        <th scope="col" className="num-cell">pending</th>
+                        <th scope="col" className="num-cell">oldest</th>
+                      </Fragment>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {v.partitions.map((p) => (
+                    <tr key={p.partition} data-partition={p.partition}>
+                      <th scope="row">
+                        <code>{p.stream}</code>
+                      </th>
+                      <td className="num-cell">{num(p.length)}</td>
+                      <td className="num-cell">{num(p.added)}</td>
+                      {GROUPS.map((g) => {
+                        const gv = p.groups[g.name];
+                        return gv ? (
+                          <GroupCells key={g.name} g={gv} />
+                        ) : (
+                          <td key={g.name} colSpan={3} className="muted">
+                            no group
+                          </td>
+                        );
+                      })}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          </section>
+        </>
+      )}
+    </div>
+  );
+}
+
+function GroupCells({ g }: { g: GroupView }) {
+  return (
+    <>
+      <td className={`num-cell h-${health(g)}`}>{num(g.lag)}</td>
+      <td className="num-cell">{num(g.pending)}</td>
+      <td className="num-cell">{g.oldest_ms ? duration(g.oldest_ms) : '—'}</td>
+    </>
+  );
+}
+
+function Stat({ label, value, hint, tone }: { label: string; value: string; hint?: React.ReactNode; tone?: 'ok' | 'warn' | 'bad' }) {
+  return (
+    <div className={`stat${tone ? ` tone-${tone}` : ''}`}>
+      <span className="stat-label">{label}</span>
+      <span className="stat-value">{value}</span>
+      {hint && <span className="stat-hint">{hint}</span>}
+    </div>
+  );
+}

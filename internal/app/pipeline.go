@@ -1,0 +1,350 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/httpapi"
+)
+
+// The pipeline view (GET /v1/pipeline, docs/frontend.md): per partition stream, its length and
+// how far each consumer group is behind; the failure count; and ingest/apply rates that this
+// process samples itself, since Redis keeps only running totals.
+
+// pipelineGroups are the consumer groups the view reports, in display order.
+var pipelineGroups = [...]string{events.GroupCounter, events.GroupIndexer}
+
+const (
+	pipelineEvery = 5 * time.Second
+	pipelineKeep  = 121 // ten minutes of rates: one more sample than intervals
+)
+
+// pipeline reads the streams' state and keeps a ring of samples for the rates.
+type pipeline struct {
+	rdb        redis.UniversalClient
+	partitions int
+	every      time.Duration
+	keep       int
+	log        *slog.Logger
+
+	mu      sync.Mutex
+	samples []pipelineSample // oldest first, at most keep
+}
+
+// pipelineSample holds running totals over all partitions at one instant.
+type pipelineSample struct {
+	at    int64 // unix ms, Redis clock
+	added int64 // entries ever appended (XINFO STREAM entries-added)
+	// acked per group: entries read minus pending, i.e. applied (or dead-lettered) for good;
+	// -1 when Redis cannot tell the lag of some partition.
+	acked [len(pipelineGroups)]int64
+}
+
+// PipelineView is the body of GET /v1/pipeline.
+type PipelineView struct {
+	At         int64                `json:"at"`
+	Partitions []PartitionView      `json:"partitions"`
+	Groups     map[string]GroupView `json:"groups"` // over all partitions
+	Length     int64                `json:"length"` // entries held in all partition streams
+	Failures   int64                `json:"failures"`
+	// SearchLagMS is the indexer group's OldestMS: how long the oldest event not yet in the
+	// search index has waited. 0 when search is caught up.
+	SearchLagMS int64    `json:"search_lag_ms"`
+	Rates       RateView `json:"rates"`
+}
+
+// PartitionView is one partition stream.
+type PartitionView struct {
+	Partition int                  `json:"partition"`
+	Stream    string               `json:"stream"`
+	Length    int64                `json:"length"`
+	Added     int64                `json:"added"` // entries ever appended
+	Groups    map[string]GroupView `json:"groups"`
+}
+
+// GroupView is one consumer group on one partition, or summed over all of them.
+type GroupView struct {
+	Lag       *int64 `json:"lag"`       // entries not yet delivered; null when Redis cannot tell
+	Pending   int64  `json:"pending"`   // delivered, not yet acked
+	Consumers int64  `json:"consumers"` // in the totals: the most on any partition
+	OldestMS  int64  `json:"oldest_ms"` // age of the oldest entry not yet acked; 0 when caught up
+}
+
+// RateView is events per second between consecutive samples, oldest first.
+type RateView struct {
+	IntervalMS int64       `json:"interval_ms"`
+	Series     []RatePoint `json:"series"`
+}
+
+// RatePoint is the rates over the interval that ends at T. A group's rate is null when it
+// cannot be known (lag unknown, or the totals went backwards because Redis was emptied).
+type RatePoint struct {
+	T       int64    `json:"t"`
+	Ingest  *float64 `json:"ingest"`
+	Counter *float64 `json:"counter"`
+	Indexer *float64 `json:"indexer"`
+}
+
+func (a *App) mountPipeline() {
+	p := &pipeline{rdb: a.rdb, partitions: a.cfg.Partitions, every: pipelineEvery, keep: pipelineKeep, log: a.log}
+	a.addRunner("pipeline", p.Run)
+	a.api.GET("/pipeline", a.keys.Require(httpapi.AccessBrowser), p.handle)
+}
+
+func (p *pipeline) handle(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
+	defer cancel()
+	v, err := p.view(ctx)
+	if err != nil {
+		httpapi.Abort(c, httpapi.Unavailable("redis_unavailable", "cannot read the pipeline from redis: "+err.Error(), time.Second))
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// Run samples the running totals every p.every until ctx ends. A failed sample (Redis down)
+// leaves a gap in the rates; it never stops the process.
+func (p *pipeline) Run(ctx context.Context) error {
+	t := time.NewTicker(p.every)
+	defer t.Stop()
+	for {
+		if err := p.sample(ctx); err != nil && ctx.Err() == nil {
+			p.log.Debug("pipeline sample", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (p *pipeline) sample(ctx context.Context) error {
+	st, err := p.read(ctx)
+	if err != nil {
+		return err
+	}
+	s := pipelineSample{at: st.now.UnixMilli()}
+	for _, ps := range st.parts {
+		s.added += ps.info.EntriesAdded
+	}
+	for i, name := range pipelineGroups {
+		for _, ps := range st.parts {
+			g, ok := ps.groups[name]
+			if !ok || g.Lag < 0 {
+				s.acked[i] = -1
+				break
+			}
+			s.acked[i] += ps.info.EntriesAdded - g.Lag - g.Pending
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.samples = append(p.samples, s)
+	if len(p.samples) > p.keep {
+		p.samples = append(p.samples[:0], p.samples[len(p.samples)-p.keep:]...)
+	}
+	return nil
+}
+
+// rates turns the ring of totals into per-second rates.
+func (p *pipeline) rates() RateView {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rv := RateView{IntervalMS: p.every.Milliseconds(), Series: []RatePoint{}}
+	for i := 1; i < len(p.samples); i++ {
+		prev, cur := p.samples[i-1], p.samples[i]
+		dt := float64(cur.at-prev.at) / 1000
+		if dt <= 0 {
+			continue
+		}
+		rate := func(a, b int64) *float64 {
+			if a < 0 || b < a {
+				return nil
+			}
+			r := float64(b-a) / dt
+			return &r
+		}
+		rv.Series = append(rv.Series, RatePoint{
+			T:       cur.at,
+			Ingest:  rate(prev.added, cur.added),
+			Counter: rate(prev.acked[0], cur.acked[0]),
+			Indexer: rate(prev.acked[1], cur.acked[1]),
+		})
+	}
+	return rv
+}
+
+// partState is what one round of reads learned about one partition.
+type partState struct {
+	info   redis.XInfoStream
+	groups map[string]redis.XInfoGroup
+}
+
+type pipelineState struct {
+	now      time.Time
+	failures int64
+	parts    []partState
+}
+
+// read gets the clock, the failure count and every partition's stream and group info in one
+// pipeline. A stream that does not exist yet reads as empty.
+func (p *pipeline) read(ctx context.Context) (pipelineState, error) {
+	var (
+		timeCmd   *redis.TimeCmd
+		failedCmd *redis.IntCmd
+		infoCmds  = make([]*redis.XInfoStreamCmd, p.partitions)
+		groupCmds = make([]*redis.XInfoGroupsCmd, p.partitions)
+	)
+	_, err := p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		timeCmd = pipe.Time(ctx)
+		failedCmd = pipe.XLen(ctx, events.FailedStream)
+		for i := range p.partitions {
+			infoCmds[i] = pipe.XInfoStream(ctx, events.Stream(i))
+			groupCmds[i] = pipe.XInfoGroups(ctx, events.Stream(i))
+		}
+		return nil
+	})
+	if err != nil && !noSuchKey(err) {
+		return pipelineState{}, fmt.Errorf("read streams: %w", err)
+	}
+	st := pipelineState{now: timeCmd.Val(), failures: failedCmd.Val(), parts: make([]partState, p.partitions)}
+	for i := range p.partitions {
+		info, err := infoCmds[i].Result()
+		if err != nil && !noSuchKey(err) {
+			return pipelineState{}, fmt.Errorf("xinfo stream %d: %w", i, err)
+		}
+		groups, err := groupCmds[i].Result()
+		if err != nil && !noSuchKey(err) {
+			return pipelineState{}, fmt.Errorf("xinfo groups %d: %w", i, err)
+		}
+		ps := partState{groups: make(map[string]redis.XInfoGroup, len(groups))}
+		if info != nil {
+			ps.info = *info
+		}
+		for _, g := range groups {
+			ps.groups[g.Name] = g
+		}
+		st.parts[i] = ps
+	}
+	return st, nil
+}
+
+// view is the whole answer: a fresh read plus, per group and partition, the age of the oldest
+// entry not yet acked (the lower of the oldest pending entry and the first undelivered one).
+func (p *pipeline) view(ctx context.Context) (PipelineView, error) {
+	st, err := p.read(ctx)
+	if err != nil {
+		return PipelineView{}, err
+	}
+	type ageCmds struct {
+		pending *redis.XPendingCmd
+		next    *redis.XMessageSliceCmd
+	}
+	ages := make([][len(pipelineGroups)]ageCmds, p.partitions)
+	_, err = p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, ps := range st.parts {
+			for j, name := range pipelineGroups {
+				g, ok := ps.groups[name]
+				if !ok {
+					continue
+				}
+				ages[i][j].pending = pipe.XPending(ctx, events.Stream(i), name)
+				ages[i][j].next = pipe.XRangeN(ctx, events.Stream(i), "("+g.LastDeliveredID, "+", 1)
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return PipelineView{}, fmt.Errorf("read group ages: %w", err)
+	}
+
+	now := st.now.UnixMilli()
+	v := PipelineView{
+		At:         now,
+		Partitions: make([]PartitionView, p.partitions),
+		Groups:     map[string]GroupView{},
+		Failures:   st.failures,
+		Rates:      p.rates(),
+	}
+	for i, ps := range st.parts {
+		pv := PartitionView{
+			Partition: i, Stream: events.Stream(i),
+			Length: ps.info.Length, Added: ps.info.EntriesAdded,
+			Groups: map[string]GroupView{},
+		}
+		v.Length += ps.info.Length
+		for j, name := range pipelineGroups {
+			g, ok := ps.groups[name]
+			if !ok {
+				continue
+			}
+			gv := GroupView{Pending: g.Pending, Consumers: g.Consumers}
+			if g.Lag >= 0 {
+				gv.Lag = &g.Lag
+			}
+			oldest := int64(-1)
+			if pe, err := ages[i][j].pending.Result(); err == nil && pe.Count > 0 {
+				oldest = idMillis(pe.Lower)
+			}
+			if next, err := ages[i][j].next.Result(); err == nil && len(next) > 0 {
+				if ms := idMillis(next[0].ID); oldest < 0 || ms < oldest {
+					oldest = ms
+				}
+			}
+			if oldest >= 0 && oldest < now {
+				gv.OldestMS = now - oldest
+			}
+			pv.Groups[name] = gv
+			v.Groups[name] = addGroup(v.Groups[name], gv, i == 0)
+		}
+		v.Partitions[i] = pv
+	}
+	v.SearchLagMS = v.Groups[events.GroupIndexer].OldestMS
+	return v, nil
+}
+
+// addGroup folds one partition's group into the totals: lag and pending add up (lag is unknown
+// if any partition's is), age and consumers take the largest.
+func addGroup(sum, g GroupView, first bool) GroupView {
+	switch {
+	case first:
+		if g.Lag != nil {
+			l := *g.Lag
+			sum.Lag = &l
+		}
+	case sum.Lag != nil && g.Lag != nil:
+		l := *sum.Lag + *g.Lag
+		sum.Lag = &l
+	default:
+		sum.Lag = nil
+	}
+	sum.Pending += g.Pending
+	sum.Consumers = max(sum.Consumers, g.Consumers)
+	sum.OldestMS = max(sum.OldestMS, g.OldestMS)
+	return sum
+}
+
+// idMillis is the millisecond part of a stream entry id ("1700000000000-3"), -1 if malformed.
+func idMillis(id string) int64 {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// noSuchKey: XINFO on a stream that does not exist yet (HasErrorPrefix drops the "ERR ").
+func noSuchKey(err error) bool { return redis.HasErrorPrefix(err, "no such key") }
