@@ -1,4 +1,52 @@
 package app
 
-// mountCounter wires the counter role. Placeholder until the role exists.
-func (a *App) mountCounter() error { return nil }
+import (
+	"github.com/pulsehq/pulse/consumers"
+	"github.com/pulsehq/pulse/consumers/counter"
+	"github.com/pulsehq/pulse/internal/failures"
+	"github.com/pulsehq/pulse/internal/httpapi"
+)
+
+// mountCounter wires the counter role: the consumer of group "counter" with its expiry ticker,
+// the stream trimmer, the count queries and the failure stream's API.
+func (a *App) mountCounter() error {
+	c, err := counter.New(a.rdb, counter.Config{
+		Partitions:       a.cfg.Partitions,
+		Windows:          a.windows,
+		HistoryRetention: a.cfg.HistoryRetention,
+		MaxFuture:        a.cfg.MaxFuture,
+		Group: consumers.Config{
+			ClaimIdle:     a.cfg.ClaimIdle,
+			MaxDeliveries: a.cfg.MaxDeliveries,
+			FailedMaxLen:  a.cfg.FailedMaxLen,
+		},
+		Logger:  a.log,
+		Metrics: a.reg,
+	})
+	if err != nil {
+		return err
+	}
+	a.addRunner("counter", c.Run)
+
+	// Every counter process trims: passes are idempotent and never cut what a group still needs.
+	tr, err := consumers.NewTrimmer(a.rdb, consumers.TrimConfig{
+		Partitions: a.cfg.Partitions,
+		MaxLen:     2 * a.cfg.MaxBacklog,
+		Logger:     a.log,
+		Metrics:    a.reg,
+	})
+	if err != nil {
+		return err
+	}
+	a.addRunner("trimmer", tr.Run)
+
+	read := a.keys.Require(httpapi.AccessBrowser)
+	api := &counter.API{
+		Reader:    counter.NewReader(a.rdb, a.cfg.Partitions, a.windows),
+		Retention: a.cfg.HistoryRetention,
+		MaxFuture: a.cfg.MaxFuture,
+	}
+	api.Routes(a.api, read)
+	failures.Routes(a.api, a.rdb, a.cfg.Partitions, read, a.keys.Require(httpapi.AccessFull))
+	return nil
+}

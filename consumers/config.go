@@ -1,0 +1,133 @@
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/failures"
+)
+
+// Config configures a Group. The zero value of every field but Group means its default.
+type Config struct {
+	// Group is the consumer group name (events.GroupCounter, events.GroupIndexer). Required.
+	Group string
+	// Consumer names this consumer inside the group. Default: the host name, which is stable
+	// across restarts in containers, so a restarted consumer replays its own pending entries.
+	// Two processes sharing a name are safe (each entry's effect is guarded), only wasteful.
+	Consumer string
+	// Partitions is the number of partition streams (default events.DefaultPartitions). One
+	// reader goroutine serves each partition: a read touches one stream, so one cluster slot.
+	Partitions int
+	// Streams, when set, lists the streams to consume instead of the partition streams (one
+	// reader each; Partitions becomes len(Streams) and Batch.Partition indexes Streams). The
+	// indexer consumes the failure stream this way.
+	Streams []string
+	// Count is the most entries per read and so per batch (default 256).
+	Count int
+	// Block bounds a blocking read (default 2 s). Cancelling ctx cannot interrupt a blocked
+	// read, so Run may take up to Block to return.
+	Block time.Duration
+	// ClaimIdle is how long an entry stays pending with another consumer before this one
+	// reclaims it with XAUTOCLAIM (default 30 s). It must exceed the slowest batch.
+	ClaimIdle time.Duration
+	// MaxDeliveries: an entry that fails on its MaxDeliveries-th delivery or a later one goes to
+	// the failure stream (default 5). Deliveries cut short by a stop or a crash are not
+	// failures; they only bring that point closer.
+	MaxDeliveries int
+	// RetryDelay is the wait before this consumer retries its own failed entries (default 1 s).
+	RetryDelay time.Duration
+	// FailedMaxLen caps the failure stream (default failures.DefaultMaxLen).
+	FailedMaxLen int64
+	// Stage is written into failure records (default: Group).
+	Stage string
+	// DeadLetterAck acknowledges entries that were just appended to the failure stream and
+	// reports, per id, whether this call acknowledged it. Default: XACK. The counter replaces it
+	// to mark the entries replayable in the same atomic step. An entry it reports as not
+	// acknowledged (another consumer applied it meanwhile) has its failure record removed.
+	DeadLetterAck func(ctx context.Context, partition int, ids []string) ([]bool, error)
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Metrics registers the group's metrics; nil registers none.
+	Metrics prometheus.Registerer
+}
+
+// Defaults of Config.
+const (
+	DefaultCount         = 256
+	DefaultBlock         = 2 * time.Second
+	DefaultClaimIdle     = 30 * time.Second
+	DefaultMaxDeliveries = 5
+	DefaultRetryDelay    = time.Second
+)
+
+// withDefaults fills zero fields and validates the result.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	if c.Group == "" {
+		errs = append(errs, errors.New("group is required"))
+	}
+	if c.Consumer == "" {
+		c.Consumer = defaultConsumer()
+	}
+	if len(c.Streams) > 0 {
+		c.Partitions = len(c.Streams)
+	}
+	if c.Partitions == 0 {
+		c.Partitions = events.DefaultPartitions
+	}
+	if c.Count == 0 {
+		c.Count = DefaultCount
+	}
+	if c.Block == 0 {
+		c.Block = DefaultBlock
+	}
+	if c.ClaimIdle == 0 {
+		c.ClaimIdle = DefaultClaimIdle
+	}
+	if c.MaxDeliveries == 0 {
+		c.MaxDeliveries = DefaultMaxDeliveries
+	}
+	if c.RetryDelay == 0 {
+		c.RetryDelay = DefaultRetryDelay
+	}
+	if c.FailedMaxLen == 0 {
+		c.FailedMaxLen = failures.DefaultMaxLen
+	}
+	if c.Stage == "" {
+		c.Stage = c.Group
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Partitions < 1 || c.Partitions > 1024 {
+		errs = append(errs, fmt.Errorf("partitions %d: want 1..1024", c.Partitions))
+	}
+	if c.Count < 1 {
+		errs = append(errs, fmt.Errorf("count %d: want ≥ 1", c.Count))
+	}
+	if c.Block < time.Millisecond {
+		errs = append(errs, fmt.Errorf("block %s: want ≥ 1ms (0 would block forever)", c.Block))
+	}
+	if c.ClaimIdle < time.Millisecond || c.RetryDelay < 0 {
+		errs = append(errs, errors.New("claim idle must be ≥ 1ms and retry delay ≥ 0"))
+	}
+	if c.MaxDeliveries < 1 {
+		errs = append(errs, fmt.Errorf("max deliveries %d: want ≥ 1", c.MaxDeliveries))
+	}
+	return c, errors.Join(errs...)
+}
+
+func defaultConsumer() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "pulse-" + strconv.Itoa(os.Getpid())
+}

@@ -1,0 +1,246 @@
+// Package counter is the counter role: it turns the partition streams into exact rolling
+// window counts per (type, subject), per-type leaderboards per window and per-minute history,
+// and publishes every change of a count (new events and decay) for the live role.
+//
+// Exactness rests on two rules. An entry's effect and its XACK happen in one script call, so
+// redelivery cannot count twice. And windows are settled to one clock (Redis TIME): a
+// partition's state is exact at its settled second X, every write and read first brings X up
+// to now, and a bucket leaves a window exactly once, when X passes its second plus the window.
+package counter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pulsehq/pulse/consumers"
+	"github.com/pulsehq/pulse/internal/events"
+)
+
+// Config configures a Counter; the zero value of a field means its default.
+type Config struct {
+	// Partitions is the number of partition streams (default events.DefaultPartitions).
+	Partitions int
+	// Windows are the rolling windows, shortest first (default events.DefaultWindows). They
+	// are recorded in Redis on first start: a deployment cannot change them afterwards (the
+	// leaderboards of other windows would be wrong), and a counter configured otherwise refuses
+	// to start.
+	Windows []events.Window
+	// HistoryRetention is how long per-minute history is kept (default 7 days).
+	HistoryRetention time.Duration
+	// MaxFuture is how far ingest lets an event's time lead its receive time (default 5 min);
+	// an entry beyond it is poison.
+	MaxFuture time.Duration
+	// Tick is the period of expiry without new events (default 250 ms).
+	Tick time.Duration
+	// Group configures the consumer group; the counter sets Group, Partitions, Stage and
+	// DeadLetterAck, and defaults Count to DefaultCount.
+	Group consumers.Config
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Metrics registers the counter's metrics; nil registers none.
+	Metrics prometheus.Registerer
+}
+
+// Defaults of Config.
+const (
+	DefaultHistoryRetention = 7 * 24 * time.Hour
+	DefaultMaxFuture        = 5 * time.Minute
+	DefaultTick             = 250 * time.Millisecond
+	// DefaultCount is larger than the runtime's: the script's cost per call is amortised over
+	// the batch, and grouping by (subject, second) pays off with more events per call.
+	DefaultCount = 1000
+)
+
+// windowsField records the deployment's windows in events.MetaKey.
+const windowsField = "windows"
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Partitions == 0 {
+		c.Partitions = events.DefaultPartitions
+	}
+	if len(c.Windows) == 0 {
+		c.Windows, _ = events.ParseWindows(events.DefaultWindows)
+	}
+	if c.HistoryRetention == 0 {
+		c.HistoryRetention = DefaultHistoryRetention
+	}
+	if c.MaxFuture == 0 {
+		c.MaxFuture = DefaultMaxFuture
+	}
+	if c.Tick == 0 {
+		c.Tick = DefaultTick
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	var errs []error
+	if c.Partitions < 1 || c.Partitions > 1024 {
+		errs = append(errs, fmt.Errorf("partitions %d: want 1..1024", c.Partitions))
+	}
+	for i, w := range c.Windows {
+		if w.D < time.Second || w.D%time.Second != 0 || (i > 0 && w.D <= c.Windows[i-1].D) {
+			errs = append(errs, fmt.Errorf("window %q: want whole seconds, shortest first", w.Name))
+		}
+	}
+	if c.HistoryRetention < time.Hour || c.MaxFuture < 0 || c.Tick < time.Millisecond {
+		errs = append(errs, errors.New("history retention must be ≥ 1h, max future ≥ 0 and tick ≥ 1ms"))
+	}
+	g := c.Group
+	g.Group, g.Partitions, g.Stage = events.GroupCounter, c.Partitions, "counter"
+	if g.Count == 0 {
+		g.Count = DefaultCount
+	}
+	if g.Logger == nil {
+		g.Logger = c.Logger
+	}
+	if g.Metrics == nil && c.Metrics != nil {
+		g.Metrics = c.Metrics
+	}
+	c.Group = g
+	return c, errors.Join(errs...)
+}
+
+// Counter is one consumer of the counter group: a consumers.Handler plus the expiry ticker.
+type Counter struct {
+	rdb     redis.UniversalClient
+	cfg     Config
+	wsec    []int64
+	settler *settler
+	group   *consumers.Group
+	metrics *metrics
+}
+
+var _ consumers.Handler = (*Counter)(nil)
+
+// New validates cfg and builds a Counter; Run starts it.
+func New(rdb redis.UniversalClient, cfg Config) (*Counter, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("counter config: %w", err)
+	}
+	c := &Counter{rdb: rdb, cfg: cfg, wsec: windowSeconds(cfg.Windows), metrics: newMetrics(cfg.Metrics)}
+	c.settler = &settler{rdb: rdb, wsec: c.wsec, log: cfg.Logger, onPublish: c.metrics.published.WithLabelValues("expiry").Inc}
+	cfg.Group.DeadLetterAck = c.ackDead
+	if c.group, err = consumers.New(rdb, cfg.Group, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Run checks the deployment's windows, then consumes and expires until ctx ends.
+func (c *Counter) Run(ctx context.Context) error {
+	if err := c.checkWindows(ctx); err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return c.group.Run(ctx) })
+	g.Go(func() error { return c.settler.run(ctx, c.cfg.Partitions, c.cfg.Tick) })
+	return g.Wait()
+}
+
+// checkWindows records the windows on first start and refuses different ones later. It waits
+// for Redis rather than failing while Redis starts.
+func (c *Counter) checkWindows(ctx context.Context) error {
+	want := canonicalWindows(c.wsec)
+	for {
+		err := c.rdb.HSetNX(ctx, events.MetaKey, windowsField, want).Err()
+		if err == nil {
+			var have string
+			if have, err = c.rdb.HGet(ctx, events.MetaKey, windowsField).Result(); err == nil {
+				if have != want {
+					return fmt.Errorf("this deployment counts windows of %s seconds, this process is configured with %s (PULSE_WINDOWS)", have, want)
+				}
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		c.cfg.Logger.Warn("counter waiting for redis", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Handle applies a batch: poison entries are failed for the failure stream, the rest go through
+// counter.lua, which acknowledges them itself.
+func (c *Counter) Handle(ctx context.Context, b *consumers.Batch) error {
+	ds := make([]decoded, 0, len(b.Entries))
+	for i, e := range b.Entries {
+		d, err := c.decode(e)
+		if err != nil {
+			b.Fail(i, fmt.Errorf("%w: %w", err, consumers.ErrSkipRetry))
+			continue
+		}
+		d.pos = i
+		ds = append(ds, d)
+	}
+	b.Acked()
+	if len(ds) == 0 {
+		return nil
+	}
+	res, err := c.apply(ctx, b.Partition, c.plan(b.Partition, ds))
+	if err != nil {
+		return classify(err)
+	}
+	for _, i := range res.bad {
+		b.Fail(ds[i-1].pos, errBrokenKey)
+	}
+	c.metrics.events.WithLabelValues("applied").Add(float64(res.applied))
+	c.metrics.events.WithLabelValues("skipped").Add(float64(res.skipped))
+	c.metrics.late.Add(float64(res.late))
+	if res.published {
+		c.metrics.published.WithLabelValues("apply").Inc()
+	}
+	return nil
+}
+
+// ackDead acknowledges dead-lettered entries and marks them replayable (deadack.lua).
+func (c *Counter) ackDead(ctx context.Context, p int, ids []string) ([]bool, error) {
+	k := keysOf(p)
+	keys := make([]string, 0, len(ids)+1)
+	keys = append(keys, events.Stream(p))
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, events.GroupCounter, int64(c.cfg.HistoryRetention/time.Second))
+	for _, id := range ids {
+		keys = append(keys, k.dead(id))
+		args = append(args, id)
+	}
+	res, err := deadAckScript.Run(ctx, c.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("dead ack script: %w", err)
+	}
+	out := make([]bool, len(res))
+	for i, n := range res {
+		out[i] = n == 1
+	}
+	return out, nil
+}
+
+func windowSeconds(ws []events.Window) []int64 {
+	out := make([]int64, len(ws))
+	for i, w := range ws {
+		out[i] = int64(w.D / time.Second)
+	}
+	return out
+}
+
+func canonicalWindows(wsec []int64) string {
+	s := make([]string, len(wsec))
+	for i, w := range wsec {
+		s[i] = strconv.FormatInt(w, 10)
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,186 @@
+package counter
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/pulsehq/pulse/consumers"
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/failures"
+)
+
+func TestSteps(t *testing.T) {
+	t.Parallel()
+	w := []int64{2, 4, 8}
+	cases := []struct {
+		name    string
+		x, now  int64
+		secs    []int64
+		want    []step
+		comment string
+	}{
+		{"nothing due", 100, 100, []int64{99, 100}, nil, "settled"},
+		{"enter at its second", 100, 101, []int64{101}, []step{{t: 101, sec: 101}}, ""},
+		{"future bucket not yet", 100, 101, []int64{102}, nil, ""},
+		{"leave exactly at sec+w", 101, 102, []int64{100}, []step{{t: 102, sec: 100, kind: 1}}, "100 is in (x-2, x] at 101, not at 102"},
+		{"last leave deletes", 107, 108, []int64{100}, []step{{t: 108, sec: 100, kind: 3, last: true}}, ""},
+		{"already left everything", 108, 110, []int64{100}, nil, ""},
+		{"catch-up orders by time then kind", 100, 104, []int64{100, 102},
+			[]step{{t: 102, sec: 102}, {t: 102, sec: 100, kind: 1}, {t: 104, sec: 102, kind: 1}, {t: 104, sec: 100, kind: 2}}, "enter before leaves"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := steps(w, tc.x, tc.now, tc.secs); !slices.Equal(got, tc.want) {
+				t.Errorf("steps = %+v, want %+v %s", got, tc.want, tc.comment)
+			}
+		})
+	}
+}
+
+func TestExpirePlanIsCutAtSecondBoundaries(t *testing.T) {
+	t.Parallel()
+	s := &settler{wsec: []int64{1, 2}}
+	var secs []int64
+	for sec := int64(1); sec <= 3000; sec++ {
+		secs = append(secs, sec)
+	}
+	types := []string{"a", "b", "c"}
+	for x := int64(0); x < 3002; {
+		call, target := s.plan(0, x, 3002, secs, types)
+		if len(call.keys) > maxExpireKeys {
+			t.Fatalf("call from %d has %d keys", x, len(call.keys))
+		}
+		if target <= x {
+			t.Fatalf("no progress from %d", x)
+		}
+		// Every step of the call is at or before target, and every step up to target is in it.
+		// args: x, target, channel, partition, nw, w..., nt, (type, base)..., n, ...
+		n := call.args[6+len(s.wsec)+2*len(types)].(int)
+		if want := len(steps(s.wsec, x, target, secs)); n != want {
+			t.Fatalf("call (%d, %d] has %d steps, want %d", x, target, n, want)
+		}
+		x = target
+	}
+}
+
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	k := keysOf(3)
+	cases := []struct{ got, want string }{
+		{k.cursor(), "pulse:{p3}:c:x"},
+		{k.version(), "pulse:{p3}:c:v"},
+		{k.sched(), "pulse:{p3}:c:sched"},
+		{k.types(), "pulse:{p3}:c:types"},
+		{k.bucket("video_liked", 1790000000), "pulse:{p3}:c:s:video_liked:1790000000"},
+		{k.future("video_liked", 1790000000), "pulse:{p3}:c:f:video_liked:1790000000"},
+		{k.top(300, "video_liked"), "pulse:{p3}:c:top:300:video_liked"},
+		{k.typeHistory("video_liked", 497222), "pulse:{p3}:c:ht:video_liked:497222"},
+		{k.subjectHistory("video_liked", 497222, "a:b"), "pulse:{p3}:c:hs:video_liked:497222:a:b"},
+		{k.dead("1790000000000-7"), "pulse:{p3}:c:dead:1790000000000-7"},
+	}
+	for _, tc := range cases {
+		if tc.got != tc.want {
+			t.Errorf("key %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func TestFloorDiv(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ a, b, want int64 }{
+		{1999, 1000, 1}, {2000, 1000, 2}, {0, 1000, 0}, {-1, 1000, -1}, {-1000, 1000, -1}, {-1001, 1000, -2},
+	}
+	for _, tc := range cases {
+		if got := floorDiv(tc.a, tc.b); got != tc.want {
+			t.Errorf("floorDiv(%d, %d) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+func TestDecode(t *testing.T) {
+	t.Parallel()
+	c := &Counter{cfg: Config{MaxFuture: time.Minute}}
+	ok := events.Event{ID: "e1", Type: "video_liked", Subject: "v", Time: 1_790_000_000_000, Received: 1_790_000_000_000}
+	values := func(ev events.Event, extra ...string) map[string]any {
+		m := map[string]any{}
+		v := append(ev.Values(), extra...)
+		for i := 0; i < len(v); i += 2 {
+			m[v[i]] = v[i+1]
+		}
+		return m
+	}
+	future := ok
+	future.Time += 2 * time.Minute.Milliseconds()
+	colon := ok
+	colon.Type = "video:liked"
+	cases := []struct {
+		name     string
+		values   map[string]any
+		poison   bool
+		replayOf string
+	}{
+		{"ingest's layout", values(ok), false, ""},
+		{"replayed", values(ok, failures.FieldReplayOf, "1790000000000-3"), false, "1790000000000-3"},
+		{"bad replay_of", values(ok, failures.FieldReplayOf, "x"), true, ""},
+		{"time not a number", map[string]any{"id": "e", "type": "t", "subject": "s", "time": "soon", "recv": "1"}, true, ""},
+		{"beyond max future", values(future), true, ""},
+		{"type with a colon", values(colon), true, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := c.decode(consumers.Entry{ID: "1-1", Values: tc.values})
+			if (err != nil) != tc.poison {
+				t.Fatalf("err = %v, want poison=%v", err, tc.poison)
+			}
+			if err != nil && !errors.Is(err, events.ErrMalformed) {
+				t.Errorf("err %v does not wrap ErrMalformed", err)
+			}
+			if d.replayOf != tc.replayOf {
+				t.Errorf("replayOf %q, want %q", d.replayOf, tc.replayOf)
+			}
+		})
+	}
+}
+
+// TestApplyPlanGroups: events of one (type, subject, second) share one group and every key is
+// passed once.
+func TestApplyPlanGroups(t *testing.T) {
+	t.Parallel()
+	c := &Counter{cfg: Config{HistoryRetention: time.Hour}, wsec: []int64{60, 300}}
+	ev := func(typ, subject string, ms int64) decoded {
+		return decoded{ev: events.Event{Type: typ, Subject: subject, Time: ms}, id: "1-1"}
+	}
+	ds := []decoded{
+		ev("liked", "a", 1_790_000_000_100),
+		ev("liked", "a", 1_790_000_000_900), // same second
+		ev("liked", "a", 1_790_000_001_000), // next second
+		ev("liked", "b", 1_790_000_000_100),
+		ev("viewed", "a", 1_790_000_000_100),
+	}
+	ds[4].replayOf = "5-5"
+	call := c.plan(2, ds)
+	seen := map[string]bool{}
+	for _, k := range call.keys {
+		if seen[k] {
+			t.Errorf("key %s passed twice", k)
+		}
+		seen[k] = true
+		if k[:11] != "pulse:{p2}:" {
+			t.Errorf("key %s outside the partition's slot", k)
+		}
+	}
+	// Fixed args: group, channel, partition, retention, nw, w..., then types.
+	a := 5 + len(c.wsec)
+	nt := call.args[a].(int)
+	ng := call.args[a+1+2*nt].(int)
+	if nt != 2 || ng != 4 {
+		t.Errorf("%d types and %d groups, want 2 and 4", nt, ng)
+	}
+	if !seen["pulse:{p2}:c:dead:5-5"] || !seen["pulse:{p2}:c:top:300:viewed"] || !seen["pulse:{p2}:c:hs:liked:497222:a"] {
+		t.Errorf("keys %v", call.keys)
+	}
+}

@@ -1,0 +1,220 @@
+// Package consumers runs Redis Streams consumer groups over Pulse's partition streams: reading,
+// replaying a consumer's own pending entries, reclaiming idle ones, retrying and sending poison
+// entries to the failure stream. Roles plug their effect in as a Handler (counter, indexer).
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pulsehq/pulse/internal/events"
+)
+
+// Group is one consumer of a consumer group, reading every partition stream.
+//
+// Per partition, one reader goroutine:
+//  1. replays the consumer's own pending entries (ID "0": left by a previous run or a failed
+//     attempt), then reads new ones (">"), with a short BLOCK so that cancellation is seen;
+//  2. every ClaimIdle/2 reclaims entries idle for ClaimIdle with other consumers (XAUTOCLAIM,
+//     cursor followed to "0-0"; entries deleted from the stream are dropped from the pending
+//     list by Redis and counted);
+//  3. hands each batch to the Handler, acknowledges what took effect, leaves failed entries
+//     pending for a retry after RetryDelay, and sends to the failure stream, before
+//     acknowledging them, entries that fail with ErrSkipRetry or fail on their MaxDeliveries-th
+//     delivery or later. Deliveries without a verdict (the consumer stopped or crashed
+//     mid-batch) are never held against an entry: only a failed attempt dead-letters, and a
+//     handler panic is such a failure.
+type Group struct {
+	rdb     redis.UniversalClient
+	cfg     Config
+	h       Handler
+	log     *slog.Logger
+	metrics *metrics
+}
+
+// New validates cfg and returns a Group that hands batches to h.
+func New(rdb redis.UniversalClient, cfg Config, h Handler) (*Group, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("consumer group config: %w", err)
+	}
+	return &Group{
+		rdb:     rdb,
+		cfg:     cfg,
+		h:       h,
+		log:     cfg.Logger.With("group", cfg.Group, "consumer", cfg.Consumer),
+		metrics: newMetrics(cfg.Metrics),
+	}, nil
+}
+
+// Config returns the effective configuration (defaults filled in).
+func (g *Group) Config() Config { return g.cfg }
+
+// Run consumes every partition until ctx ends, then returns nil. It returns an error only if
+// a reader cannot go on (it never does for Redis being unreachable: it waits and retries).
+func (g *Group) Run(ctx context.Context) error {
+	eg, ctx := errgroup.WithContext(ctx)
+	for p := range g.cfg.Partitions {
+		eg.Go(func() error { return g.consume(ctx, p) })
+	}
+	if err := eg.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// reader is the state of one partition's loop.
+type reader struct {
+	p       int
+	stream  string
+	own     string    // next ID of the own-pending pass; "" while reading new entries
+	retryAt time.Time // when to start the next own-pending pass (failed entries wait for it)
+	claimAt time.Time // next XAUTOCLAIM pass
+}
+
+func (g *Group) consume(ctx context.Context, p int) error {
+	r := &reader{p: p, stream: events.Stream(p), own: "0"}
+	if len(g.cfg.Streams) > 0 {
+		r.stream = g.cfg.Streams[p]
+	}
+	for ctx.Err() == nil {
+		now := time.Now()
+		if !now.Before(r.claimAt) {
+			if err := g.reclaim(ctx, r); err != nil {
+				g.pause(ctx, "reclaim", p, err)
+				continue
+			}
+			g.observe(ctx, r)
+			r.claimAt = time.Now().Add(g.cfg.ClaimIdle / 2)
+		}
+		if r.own == "" && !r.retryAt.IsZero() && !now.Before(r.retryAt) {
+			r.own, r.retryAt = "0", time.Time{}
+		}
+		if err := g.read(ctx, r); err != nil {
+			g.pause(ctx, "read", p, err)
+		}
+	}
+	return nil
+}
+
+// read does one XREADGROUP: an own-pending page while r.own is set, else new entries.
+func (g *Group) read(ctx context.Context, r *reader) error {
+	id, block := ">", g.cfg.Block
+	if r.own != "" {
+		id, block = r.own, -1 // history reads never block
+	} else if wait := time.Until(r.claimAt); wait < block {
+		block = max(wait, time.Millisecond) // wake up for the next reclaim pass
+	}
+	res, err := g.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+		Group: g.cfg.Group, Consumer: g.cfg.Consumer, Streams: []string{r.stream, id},
+		Count: int64(g.cfg.Count), Block: block,
+	}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		r.own = ""
+		return nil
+	case err != nil && redis.HasErrorPrefix(err, "NOGROUP"):
+		return g.createGroup(ctx, r)
+	case err != nil:
+		return fmt.Errorf("xreadgroup %s: %w", r.stream, err)
+	}
+	var msgs []redis.XMessage
+	if len(res) > 0 {
+		msgs = res[0].Messages
+	}
+	if r.own != "" {
+		if len(msgs) == 0 {
+			r.own = "" // own pending list drained: switch to new entries
+			return nil
+		}
+		r.own = msgs[len(msgs)-1].ID
+		return g.process(ctx, r, msgs, true)
+	}
+	return g.process(ctx, r, msgs, false)
+}
+
+// reclaim takes over entries idle for ClaimIdle, whoever holds them, and processes them.
+func (g *Group) reclaim(ctx context.Context, r *reader) error {
+	cursor := "0-0"
+	for ctx.Err() == nil {
+		msgs, next, deleted, err := g.rdb.XAutoClaimWithDeleted(ctx, &redis.XAutoClaimArgs{
+			Stream: r.stream, Group: g.cfg.Group, Consumer: g.cfg.Consumer,
+			MinIdle: g.cfg.ClaimIdle, Start: cursor, Count: int64(g.cfg.Count),
+		}).Result()
+		if err != nil {
+			if redis.HasErrorPrefix(err, "NOGROUP") {
+				return g.createGroup(ctx, r)
+			}
+			return fmt.Errorf("xautoclaim %s: %w", r.stream, err)
+		}
+		if len(deleted) > 0 {
+			// Redis has already removed them from the pending list: nothing to ack.
+			g.log.Debug("reclaim dropped entries deleted from the stream", "partition", r.p, "entries", len(deleted))
+		}
+		if len(msgs) > 0 {
+			g.metrics.reclaimed.WithLabelValues(g.cfg.Group).Add(float64(len(msgs)))
+			if err := g.process(ctx, r, msgs, true); err != nil {
+				return err
+			}
+		}
+		if next == "0-0" || next == "" {
+			return nil
+		}
+		cursor = next
+	}
+	return nil
+}
+
+// observe refreshes the pending and lag gauges of the partition.
+func (g *Group) observe(ctx context.Context, r *reader) {
+	groups, err := g.rdb.XInfoGroups(ctx, r.stream).Result()
+	if err != nil {
+		return
+	}
+	for _, gi := range groups {
+		if gi.Name == g.cfg.Group {
+			part := strconv.Itoa(r.p)
+			g.metrics.pending.WithLabelValues(g.cfg.Group, part).Set(float64(gi.Pending))
+			g.metrics.lag.WithLabelValues(g.cfg.Group, part).Set(float64(gi.Lag))
+		}
+	}
+}
+
+// createGroup recreates a group (and stream) that disappeared, e.g. after the stream key was
+// deleted. It starts at "0", like the groups created at start-up, so nothing appended since is
+// skipped.
+func (g *Group) createGroup(ctx context.Context, r *reader) error {
+	g.log.Warn("consumer group missing: recreating it", "stream", r.stream)
+	err := g.rdb.XGroupCreateMkStream(ctx, r.stream, g.cfg.Group, "0").Err()
+	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
+		return fmt.Errorf("create group on %s: %w", r.stream, err)
+	}
+	r.own = "0"
+	return nil
+}
+
+// pause logs err and waits a second (go-redis has already retried), unless ctx has ended.
+func (g *Group) pause(ctx context.Context, what string, p int, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	g.log.Warn("consumer "+what+" failed; retrying", "partition", p, "err", err)
+	sleep(ctx, time.Second)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

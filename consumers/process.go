@@ -1,0 +1,317 @@
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/failures"
+)
+
+// Backoff of transient retries.
+const (
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 5 * time.Second
+)
+
+// deadEntry is an entry on its way to the failure stream.
+type deadEntry struct {
+	Entry
+	reason string
+}
+
+// process settles msgs: each one ends acknowledged (with its effect), dead-lettered, or left
+// pending for a retry. redelivered says that the delivery counts must be looked up (own
+// pending entries and reclaimed ones); new entries are on their first delivery.
+func (g *Group) process(ctx context.Context, r *reader, msgs []redis.XMessage, redelivered bool) error {
+	var gone []string
+	entries := make([]Entry, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Values == nil { // deleted from the stream while pending: nothing left to apply
+			gone = append(gone, m.ID)
+			continue
+		}
+		entries = append(entries, Entry{ID: m.ID, Values: m.Values, Deliveries: 1})
+	}
+	if len(gone) > 0 {
+		if err := g.rdb.XAck(ctx, r.stream, g.cfg.Group, gone...).Err(); err != nil {
+			return fmt.Errorf("xack deleted entries: %w", err)
+		}
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if redelivered {
+		if err := g.deliveries(ctx, r, entries); err != nil {
+			return err
+		}
+	}
+	return g.handle(ctx, r, entries)
+}
+
+// handle runs the handler over entries, retrying transient failures in place with backoff.
+func (g *Group) handle(ctx context.Context, r *reader, entries []Entry) error {
+	backoff := minBackoff
+	for len(entries) > 0 {
+		b := newBatch(r.p, r.stream, g.cfg.Group, entries)
+		start := time.Now()
+		err := g.call(ctx, b)
+		g.metrics.batch.WithLabelValues(g.cfg.Group).Observe(time.Since(start).Seconds())
+		if ctx.Err() != nil {
+			// Shutting down: a cancelled attempt is no verdict on the entries. Whatever was not
+			// acknowledged stays pending and is replayed by the next run.
+			return nil
+		}
+		if len(entries) > 1 && err != nil && !errors.Is(err, ErrTransient) && !errors.Is(err, ErrSkipRetry) {
+			// The batch failed as a whole (an error or a panic, not per entry): one bad entry
+			// must not fail the others, so each is tried alone, within this same delivery.
+			for _, e := range entries {
+				if err := g.handle(ctx, r, []Entry{e}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		var ack []string
+		var dead []deadEntry
+		var retry []Entry
+		failed := 0
+		for i, e := range b.Entries {
+			eerr := b.errs[i]
+			if eerr == nil {
+				eerr = err
+			}
+			switch {
+			case eerr == nil:
+				if !b.acked {
+					ack = append(ack, e.ID)
+				}
+			case errors.Is(eerr, ErrTransient):
+				retry = append(retry, e)
+			case errors.Is(eerr, ErrSkipRetry) || e.Deliveries >= int64(g.cfg.MaxDeliveries):
+				dead = append(dead, deadEntry{e, reason(eerr, e.Deliveries)})
+			default:
+				failed++
+			}
+		}
+		m := g.metrics.handled
+		m.WithLabelValues(g.cfg.Group, "ok").Add(float64(len(b.Entries) - len(retry) - len(dead) - failed))
+		m.WithLabelValues(g.cfg.Group, "failed").Add(float64(failed + len(dead)))
+		m.WithLabelValues(g.cfg.Group, "transient").Add(float64(len(retry)))
+		if len(ack) > 0 {
+			if err := g.rdb.XAck(ctx, r.stream, g.cfg.Group, ack...).Err(); err != nil {
+				return fmt.Errorf("xack: %w", err) // still pending: redelivered, effects are idempotent
+			}
+		}
+		if err := g.deadLetter(ctx, r, dead); err != nil {
+			return err
+		}
+		if failed > 0 {
+			g.log.Warn("entries failed; they stay pending for a retry", "partition", r.p, "entries", failed, "err", firstErr(b, err))
+			if r.retryAt.IsZero() {
+				r.retryAt = time.Now().Add(g.cfg.RetryDelay)
+			}
+		}
+		if len(retry) == 0 {
+			return nil
+		}
+		g.log.Warn("transient failure; retrying", "partition", r.p, "entries", len(retry), "backoff", backoff, "err", firstErr(b, err))
+		sleep(ctx, backoff)
+		if ctx.Err() != nil {
+			return nil
+		}
+		backoff = min(2*backoff, maxBackoff)
+		entries = g.keepClaimed(ctx, r, retry)
+	}
+	return nil
+}
+
+// call runs the handler, turning a panic into an error of the batch: an entry that crashes
+// the handler fails like any other and reaches the failure stream after MaxDeliveries,
+// instead of taking the process down again on every redelivery.
+func (g *Group) call(ctx context.Context, b *Batch) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler panic: %v", p)
+			g.log.Error("handler panicked", "partition", b.Partition, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	return g.h.Handle(ctx, b)
+}
+
+// keepClaimed re-claims entries being retried after a transient failure: it resets their idle
+// time (so that no other consumer reclaims them while this one waits) without counting a
+// delivery (JUSTID), and drops those no longer pending (acknowledged elsewhere).
+func (g *Group) keepClaimed(ctx context.Context, r *reader, entries []Entry) []Entry {
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.ID
+	}
+	claimed, err := g.rdb.XClaimJustID(ctx, &redis.XClaimArgs{
+		Stream: r.stream, Group: g.cfg.Group, Consumer: g.cfg.Consumer, Messages: ids,
+	}).Result()
+	if err != nil {
+		return entries // Redis is down too: try the handler again, it will tell
+	}
+	still := make(map[string]bool, len(claimed))
+	for _, id := range claimed {
+		still[id] = true
+	}
+	kept := entries[:0]
+	for _, e := range entries {
+		if still[e.ID] {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// deliveries fills in the delivery counts of entries that this consumer holds (XPENDING).
+// Entries no longer found were taken over by another consumer meanwhile; they keep count 1.
+func (g *Group) deliveries(ctx context.Context, r *reader, entries []Entry) error {
+	want := make(map[string]int, len(entries))
+	lo, hi := entries[0].ID, entries[0].ID
+	for i, e := range entries {
+		want[e.ID] = i
+		if lessID(e.ID, lo) {
+			lo = e.ID
+		}
+		if lessID(hi, e.ID) {
+			hi = e.ID
+		}
+	}
+	for start := lo; len(want) > 0; {
+		page := int64(len(want) + 64)
+		pe, err := g.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+			Stream: r.stream, Group: g.cfg.Group, Start: start, End: hi, Count: page, Consumer: g.cfg.Consumer,
+		}).Result()
+		if err != nil {
+			return fmt.Errorf("xpending %s: %w", r.stream, err)
+		}
+		for _, x := range pe {
+			if i, ok := want[x.ID]; ok {
+				entries[i].Deliveries = x.RetryCount
+				delete(want, x.ID)
+			}
+		}
+		if int64(len(pe)) < page {
+			break
+		}
+		start = "(" + pe[len(pe)-1].ID
+	}
+	return nil
+}
+
+// deadLetter appends entries to the failure stream, then acknowledges them. An entry that
+// another consumer acknowledged in between (it took effect there) gets its record removed.
+// Should the acknowledgement fail, the entries stay pending and are dead-lettered again
+// later: a record can be duplicated, never lost, and replay counts each entry once.
+func (g *Group) deadLetter(ctx context.Context, r *reader, dead []deadEntry) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	at := time.Now().UnixMilli()
+	pipe := g.rdb.Pipeline()
+	adds := make([]*redis.StringCmd, len(dead))
+	for i, d := range dead {
+		adds[i] = pipe.XAdd(ctx, failures.Args(events.Failure{
+			Stage: g.cfg.Stage, Reason: d.reason, At: at, Stream: r.stream, EntryID: d.ID,
+			Record: failures.RecordOf(d.Values),
+		}, g.cfg.FailedMaxLen))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("append failures: %w", err)
+	}
+	ids := make([]string, len(dead))
+	for i, d := range dead {
+		ids[i] = d.ID
+	}
+	acked, err := g.ackDead(ctx, r, ids)
+	if err != nil {
+		return fmt.Errorf("ack dead-lettered entries: %w", err)
+	}
+	var undo []string
+	for i, ok := range acked {
+		if !ok {
+			undo = append(undo, adds[i].Val())
+		}
+	}
+	if len(undo) > 0 {
+		if err := g.rdb.XDel(ctx, events.FailedStream, undo...).Err(); err != nil {
+			return fmt.Errorf("remove failure records of applied entries: %w", err)
+		}
+	}
+	n := len(dead) - len(undo)
+	g.metrics.deadLettered.WithLabelValues(g.cfg.Group).Add(float64(n))
+	if n > 0 {
+		g.log.Warn("entries sent to the failure stream", "partition", r.p, "entries", n, "reason", dead[0].reason)
+	}
+	return nil
+}
+
+func (g *Group) ackDead(ctx context.Context, r *reader, ids []string) ([]bool, error) {
+	if g.cfg.DeadLetterAck != nil {
+		return g.cfg.DeadLetterAck(ctx, r.p, ids)
+	}
+	pipe := g.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.XAck(ctx, r.stream, g.cfg.Group, id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	acked := make([]bool, len(ids))
+	for i, c := range cmds {
+		acked[i] = c.Val() == 1
+	}
+	return acked, nil
+}
+
+// reason is the failure record's reason, bounded: it is stored once per dead entry.
+func reason(err error, deliveries int64) string {
+	s := err.Error()
+	if !errors.Is(err, ErrSkipRetry) {
+		s = fmt.Sprintf("failed %d times: %s", deliveries, s)
+	}
+	if len(s) > 1000 {
+		s = s[:1000] + "…"
+	}
+	return s
+}
+
+func firstErr(b *Batch, err error) error {
+	for _, e := range b.errs {
+		if e != nil {
+			return e
+		}
+	}
+	return err
+}
+
+// lessID orders stream ids ("ms-seq") numerically.
+func lessID(a, b string) bool {
+	am, as := splitID(a)
+	bm, bs := splitID(b)
+	if am != bm {
+		return am < bm
+	}
+	return as < bs
+}
+
+func splitID(id string) (ms, seq uint64) {
+	i := 0
+	for i < len(id) && id[i] != '-' {
+		ms = ms*10 + uint64(id[i]-'0')
+		i++
+	}
+	for i++; i < len(id); i++ {
+		seq = seq*10 + uint64(id[i]-'0')
+	}
+	return ms, seq
+}
