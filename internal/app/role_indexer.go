@@ -1,4 +1,73 @@
 package app
 
-// mountIndexer wires the indexer role. Placeholder until the role exists.
-func (a *App) mountIndexer() error { return nil }
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/pulsehq/pulse/consumers"
+	"github.com/pulsehq/pulse/consumers/indexer"
+	"github.com/pulsehq/pulse/internal/httpapi"
+	"github.com/pulsehq/pulse/internal/search"
+)
+
+// mountIndexer wires the indexer role: the two search engines (Meilisearch when configured,
+// else embedded Bleve indexes under DataDir/search), the consumer groups that feed them, and
+// the search API. The API lives here because an embedded index can be opened by one process
+// only: the one that indexes.
+func (a *App) mountIndexer() error {
+	evs, fails, err := a.openSearch()
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, evs.Close, fails.Close)
+	x, err := indexer.New(a.rdb, evs, fails, indexer.Config{
+		Batch:     a.cfg.IndexBatch,
+		Wait:      a.cfg.IndexWait,
+		Retention: a.cfg.SearchRetention,
+		Group: consumers.Config{
+			Partitions:    a.cfg.Partitions,
+			ClaimIdle:     a.cfg.ClaimIdle,
+			MaxDeliveries: a.cfg.MaxDeliveries,
+			FailedMaxLen:  a.cfg.FailedMaxLen,
+		},
+		Logger:  a.log,
+		Metrics: a.reg,
+	})
+	if err != nil {
+		return err
+	}
+	a.addRunner("indexer", x.Run)
+	api := &search.API{Events: evs, Failures: fails, Log: a.log}
+	api.Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)))
+	return nil
+}
+
+// openSearch returns the events and failures engines.
+func (a *App) openSearch() (evs, fails search.Engine, err error) {
+	if a.cfg.MeiliURL != "" {
+		a.log.Info("search: Meilisearch", "url", a.cfg.MeiliURL)
+		open := func(index string) (search.Engine, error) {
+			return search.NewMeilisearch(search.MeiliConfig{URL: a.cfg.MeiliURL, Key: a.cfg.MeiliKey, Index: index})
+		}
+		if evs, err = open("pulse-events"); err != nil {
+			return nil, nil, err
+		}
+		if fails, err = open("pulse-failures"); err != nil {
+			return nil, nil, errors.Join(err, evs.Close())
+		}
+		return evs, fails, nil
+	}
+	dir := filepath.Join(a.cfg.DataDir, "search")
+	a.log.Info("search: embedded Bleve index", "dir", dir)
+	open := func(name string) (search.Engine, error) {
+		return search.OpenBleve(search.BleveConfig{Path: filepath.Join(dir, name)})
+	}
+	if evs, err = open("events"); err != nil {
+		return nil, nil, fmt.Errorf("search: %w", err)
+	}
+	if fails, err = open("failures"); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("search: %w", err), evs.Close())
+	}
+	return evs, fails, nil
+}

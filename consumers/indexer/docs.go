@@ -1,0 +1,51 @@
+package indexer
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pulsehq/pulse/consumers"
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/failures"
+	"github.com/pulsehq/pulse/internal/search"
+)
+
+// eventDoc turns a partition stream entry into its document; the event id is the document id,
+// so a redelivered entry (or a client's retry) replaces the same document.
+func eventDoc(e consumers.Entry) (search.Doc, error) {
+	ev, err := events.FromValues(e.Values)
+	if err != nil {
+		return search.Doc{}, err
+	}
+	if len(ev.Data) > 0 && !json.Valid(ev.Data) {
+		return search.Doc{}, fmt.Errorf("%w: data is not JSON", events.ErrMalformed)
+	}
+	return search.Doc{ID: ev.ID, Type: ev.Type, Subject: ev.Subject, Time: ev.Time, Received: ev.Received, Data: ev.Data}, nil
+}
+
+// failureDoc turns a failure stream entry into its document: the failure stream entry id is
+// the document id, type and subject come from the failed record, data holds the stream, entry
+// id and record.
+func failureDoc(e consumers.Entry) (search.Doc, error) {
+	f := failures.Decode(e.Values)
+	if f.Stage == "" {
+		return search.Doc{}, fmt.Errorf("%w: failure record without a stage", events.ErrMalformed)
+	}
+	if f.At == 0 { // the entry id carries the time it was appended
+		f.At, _ = strconv.ParseInt(e.ID[:max(0, strings.IndexByte(e.ID, '-'))], 10, 64)
+	}
+	data, err := json.Marshal(struct {
+		Stream  string            `json:"stream,omitempty"`
+		EntryID string            `json:"entry_id,omitempty"`
+		Record  map[string]string `json:"record"`
+	}{f.Stream, f.EntryID, f.Record})
+	if err != nil {
+		return search.Doc{}, fmt.Errorf("%w: %v", events.ErrMalformed, err)
+	}
+	return search.Doc{
+		ID: e.ID, Type: f.Record[events.FieldType], Subject: f.Record[events.FieldSubject],
+		Time: f.At, Received: f.At, Data: data, Stage: f.Stage, Reason: f.Reason,
+	}, nil
+}
