@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -144,6 +145,95 @@ func TestLiveThousandConnections(t *testing.T) {
 	}
 	t.Logf("%d connections: like 202 → update p50 %v, p99 %v, max %v", n,
 		percentile(lat, .5), percentile(lat, .99), slices.Max(lat))
+}
+
+// 1,000 connections subscribe to 100 subjects each at the same moment while events arrive:
+// every one gets its snapshot with the counts. A load run once found each subscription reading
+// on its own with a short timeout: reads timed out, were retried together every second, and
+// most snapshots never came. Reads are shared now; a read may still time out on a starved CPU
+// (this runs with -race beside other tests), but then a few reads fail and are retried, not
+// one per subscription.
+func TestLiveManySubscribersAtOnce(t *testing.T) {
+	t.Parallel()
+	p := Start(t, nil, liveTune())
+	const n, perSub = 1000, 100
+	subjects := make([]string, perSub)
+	var batch []map[string]any
+	for i := range subjects {
+		subjects[i] = fmt.Sprint("many-", i)
+		batch = append(batch, ev("video_liked", subjects[i]))
+	}
+	post(t, p, batch...) // every subject at 1 before anyone subscribes
+
+	clients := make([]*liveClient, n)
+	var g errgroup.Group
+	g.SetLimit(32)
+	for i := range clients {
+		g.Go(func() (err error) {
+			clients[i], err = tryDialLive(t, p)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	sub, _ := json.Marshal(map[string]any{"op": "subscribe", "id": "s", "type": "video_liked", "subjects": subjects})
+	// Events keep the counter busy meanwhile, of a subject nobody watches: this is about
+	// snapshots, not fan-out.
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	load.Go(func() {
+		body, _ := json.Marshal(ev("video_liked", "many-unwatched"))
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			if res, err := http.Post(p.URL+"/v1/events", "application/json", bytes.NewReader(body)); err == nil {
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+		}
+	})
+	defer load.Wait()
+	defer close(stop)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() {
+			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = c.conn.Write(wctx, websocket.MessageText, sub) // a failed write shows as no snapshot
+		})
+	}
+	wg.Wait()
+	lat := make([]time.Duration, n)
+	for i, c := range clients {
+		f := c.until(30*time.Second, fmt.Sprintf("client %d's snapshot", i), func(f liveFrame) bool {
+			if f.Op == "error" && f.Code != "unavailable" {
+				t.Fatalf("client %d: %+v", i, f)
+			}
+			return f.Op == "snapshot"
+		})
+		if len(f.Counts) != perSub {
+			t.Fatalf("client %d: snapshot of %d subjects, want %d", i, len(f.Counts), perSub)
+		}
+		for _, s := range subjects {
+			if got, _ := f.count(s, "10m"); got < 1 {
+				t.Fatalf("client %d: %s at %d in its snapshot, want ≥ 1", i, s, got)
+			}
+		}
+		lat[i] = f.received.Sub(start)
+	}
+	failed, _ := strconv.Atoi(metric(t, p, "pulse_live_query_errors_total"))
+	if failed > n/10 {
+		t.Errorf("%d snapshot reads failed for %d subscriptions: a retry storm", failed, n)
+	}
+	t.Logf("%d subscriptions of %d subjects at once: snapshot after p50 %v, p99 %v, max %v; %s reads, %d failed", n, perSub,
+		percentile(lat, .5), percentile(lat, .99), slices.Max(lat), metric(t, p, "pulse_live_snapshot_duration_seconds_count"), failed)
 }
 
 // Two live instances on one Redis: a client on each sees the same counts, wherever the

@@ -292,8 +292,8 @@ func (c *client) fail(err error) {
 	c.stop(websocket.StatusInternalError, "write failed")
 }
 
-// flush writes every frame that is due, then reads the snapshots that are due. It returns how
-// long until the next pending frame may go (0: nothing pending).
+// flush writes every frame that is due, and asks for the snapshots that are due. It returns
+// how long until the next pending frame may go (0: nothing pending).
 func (c *client) flush(ctx context.Context, s sink, now time.Time) (time.Duration, error) {
 	interval := c.h.cfg.Interval
 	var snaps []*subscription
@@ -314,6 +314,13 @@ func (c *client) flush(ctx context.Context, s sink, now time.Time) (time.Duratio
 	c.outbox = c.outbox[:0]
 	kept := c.pending[:0]
 	for _, sub := range c.pending {
+		if sub.snapping && !sub.removed {
+			if sub.read == nil {
+				sub.queued = false // being read: the snapshotter queues it again with the outcome
+				continue
+			}
+			c.takeSnapshot(sub, now)
+		}
 		switch {
 		case sub.removed:
 			sub.queued = false
@@ -341,18 +348,60 @@ func (c *client) flush(ctx context.Context, s sink, now time.Time) (time.Duratio
 	c.pending = kept
 	c.mu.Unlock()
 
-	if err := c.write(ctx, s); err != nil {
-		return 0, err
-	}
-	for _, sub := range snaps {
-		if err := c.snapshot(ctx, s, sub, now); err != nil {
-			return 0, err
-		}
-	}
 	if len(snaps) > 0 {
-		c.wakeUp() // new changes may have queued while reading: look again
+		c.h.snaps.ask(snaps, now)
 	}
-	return wait, nil
+	return wait, c.write(ctx, s)
+}
+
+// takeSnapshot uses the outcome of sub's snapshot read: the snapshot frame, or a retry after
+// a backoff and, once per failing streak, an error frame. Called with c.mu held.
+func (c *client) takeSnapshot(sub *subscription, now time.Time) {
+	h := c.h
+	res := sub.read
+	sub.read, sub.snapping = nil, false
+	switch {
+	case sub.needSnap:
+		// Asked again while reading (a resync): this read may predate it, the next one follows.
+	case res.err != nil:
+		sub.needSnap = true
+		sub.failures++
+		sub.due = now.Add(max(retryDelay(sub.failures), h.cfg.Interval))
+		if sub.failures == 1 {
+			start := len(c.buf)
+			c.buf = appendError(c.buf, sub.id, perr("unavailable", "counts cannot be read right now; retrying"))
+			c.mark(start, "error")
+		}
+	default:
+		sub.failures = 0
+		sub.merge(res.snap)
+		start := len(c.buf)
+		c.buf = sub.appendSnapshot(c.buf, h.keys)
+		c.mark(start, "snapshot")
+		sub.due = now.Add(h.cfg.Interval)
+	}
+}
+
+// retryDelay is the wait before the next snapshot read after failures failed ones in a row:
+// 1s, doubling up to 8s. Reads are shared, so this only spares a struggling Redis; a Redis
+// that comes back is noticed sooner, by the feed's resubscription (a resync).
+func retryDelay(failures int) time.Duration {
+	return time.Second << min(failures-1, 3)
+}
+
+// offerSnapshot hands sub the outcome of its snapshot read; its writer sends it.
+func (c *client) offerSnapshot(sub *subscription, res *snapRead) {
+	c.mu.Lock()
+	if sub.removed {
+		c.mu.Unlock()
+		return
+	}
+	sub.read = res
+	wake := c.queue(sub)
+	c.mu.Unlock()
+	if wake {
+		c.wakeUp()
+	}
 }
 
 // mark records the frame appended to the writer's buffer since start.
@@ -368,57 +417,4 @@ func (c *client) write(ctx context.Context, s sink) error {
 		c.h.m.frames.WithLabelValues(f.op).Inc()
 	}
 	return nil
-}
-
-// snapshot reads sub's counts and sends them as its snapshot. A failed read is retried after a
-// second, and the client hears of it once per failing streak.
-func (c *client) snapshot(ctx context.Context, s sink, sub *subscription, now time.Time) error {
-	h := c.h
-	c.mu.Lock()
-	if sub.removed {
-		sub.snapping = false
-		c.mu.Unlock()
-		return nil
-	}
-	names := make([]string, len(sub.subjects))
-	for i, st := range sub.subjects {
-		names[i] = st.name
-	}
-	c.mu.Unlock()
-
-	start := time.Now()
-	qctx, cancel := context.WithTimeout(ctx, h.cfg.QueryTimeout)
-	snap, err := h.src.Windows(qctx, sub.typ, names)
-	cancel()
-	h.m.snapshot.Observe(time.Since(start).Seconds())
-
-	c.mu.Lock()
-	sub.snapping = false
-	c.buf, c.frames = c.buf[:0], c.frames[:0]
-	switch {
-	case sub.removed:
-	case err != nil:
-		if ctx.Err() == nil {
-			h.m.queryErrors.Inc()
-			h.log.Warn("live: read snapshot", "type", sub.typ, "err", err)
-		}
-		sub.needSnap = true
-		sub.due = now.Add(max(time.Second, h.cfg.Interval))
-		c.queue(sub)
-		if !sub.failing {
-			sub.failing = true
-			c.buf = appendError(c.buf, sub.id, perr("unavailable", "counts cannot be read right now; retrying"))
-			c.mark(0, "error")
-		}
-	case sub.needSnap:
-		// Asked again while reading (a resync): this read may predate it, the next one follows.
-	default:
-		sub.failing = false
-		sub.merge(snap)
-		c.buf = sub.appendSnapshot(c.buf, h.keys)
-		c.mark(0, "snapshot")
-		sub.due = now.Add(h.cfg.Interval)
-	}
-	c.mu.Unlock()
-	return c.write(ctx, s)
 }

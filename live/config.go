@@ -34,6 +34,11 @@ type Config struct {
 	WriteTimeout time.Duration
 	// QueryTimeout bounds one snapshot or leaderboard read from Redis (default 2s).
 	QueryTimeout time.Duration
+	// Snapshots of one type asked for at the same time are read together: one read of at most
+	// SnapshotBatch distinct subjects (default 2000; a subscription is never split), and at
+	// most SnapshotReads reads at a time (default 4).
+	SnapshotBatch int
+	SnapshotReads int
 
 	ReadLimit        int64 // bytes of one client frame (default 64 KiB); more closes with 1009
 	MaxSubscriptions int   // per connection (default 100)
@@ -69,6 +74,12 @@ func (c Config) withDefaults() (Config, error) {
 	set(&c.PongTimeout, 5*time.Second)
 	set(&c.WriteTimeout, 5*time.Second)
 	set(&c.QueryTimeout, 2*time.Second)
+	if c.SnapshotBatch <= 0 {
+		c.SnapshotBatch = 2000
+	}
+	if c.SnapshotReads <= 0 {
+		c.SnapshotReads = 4
+	}
 	if c.ReadLimit <= 0 {
 		c.ReadLimit = 64 << 10
 	}

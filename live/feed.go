@@ -50,11 +50,11 @@ func (f *Feed) Run(ctx context.Context) error {
 }
 
 func (f *Feed) follow(ctx context.Context, parts []int) error {
-	byChannel := make(map[string]int, len(parts))
+	fl := &follower{f: f, byChannel: make(map[string]int, len(parts)), last: make(map[int]int64, len(parts))}
 	channels := make([]string, len(parts))
 	for i, p := range parts {
 		channels[i] = events.Changes(p)
-		byChannel[channels[i]] = p
+		fl.byChannel[channels[i]] = p
 	}
 	ps := f.rdb.SSubscribe(ctx, channels...)
 	defer ps.Close()
@@ -62,34 +62,79 @@ func (f *Feed) follow(ctx context.Context, parts []int) error {
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
 	defer stop()
 
-	last := make(map[int]int64, len(parts)) // Version of the last set seen, per partition
-	for msg := range ps.ChannelWithSubscriptions(redis.WithChannelSize(4096)) {
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			// The first confirmation, or one after a reconnect: anything published while not
-			// subscribed is lost, and a snapshot taken meanwhile may be older than what follows.
-			if p, ok := byChannel[m.Channel]; ok && m.Kind == "ssubscribe" {
-				delete(last, p)
-				f.hub.resync(p)
+	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
+	for msg := range ch {
+		fl.handle(msg)
+		// What is already waiting is applied in one pass, the latest change per subject: a
+		// hub that falls behind (thousands of subscribers, a busy CPU) conflates change sets
+		// instead of working through a backlog that only grows.
+	drain:
+		for len(fl.sets) < maxConflated {
+			select {
+			case msg, ok := <-ch:
+				if !ok {
+					break drain
+				}
+				fl.handle(msg)
+			default:
+				break drain
 			}
-		case *redis.Message:
-			p, ok := byChannel[m.Channel]
-			if !ok {
-				continue
-			}
-			var cs events.ChangeSet
-			if err := json.Unmarshal([]byte(m.Payload), &cs); err != nil {
-				f.hub.m.badChanges.Inc()
-				f.log.Warn("live: undecodable change set", "channel", m.Channel, "err", err)
-				continue
-			}
-			if v, seen := last[p]; seen && cs.Version != v+1 {
-				f.log.Info("live: change sets missed or reordered; resyncing", "partition", p, "after", v, "got", cs.Version)
-				f.hub.resync(p)
-			}
-			last[p] = cs.Version
-			f.hub.apply(&cs)
 		}
+		fl.apply()
 	}
 	return nil
+}
+
+// maxConflated bounds the change sets applied in one pass (and so the pass).
+const maxConflated = 512
+
+// follower is the state of one follow loop.
+type follower struct {
+	f         *Feed
+	byChannel map[string]int
+	last      map[int]int64       // Version of the last set seen, per partition
+	sets      []*events.ChangeSet // decoded, not applied yet
+}
+
+// handle takes one message of the subscription: a (re)subscription resyncs its partition, a
+// change set is decoded and kept for the next pass, after a resync when versions were missed.
+func (fl *follower) handle(msg any) {
+	h := fl.f.hub
+	switch m := msg.(type) {
+	case *redis.Subscription:
+		// The first confirmation, or one after a reconnect: anything published while not
+		// subscribed is lost, and a snapshot taken meanwhile may be older than what follows.
+		if p, ok := fl.byChannel[m.Channel]; ok && m.Kind == "ssubscribe" {
+			fl.apply()
+			delete(fl.last, p)
+			h.resync(p)
+		}
+	case *redis.Message:
+		p, ok := fl.byChannel[m.Channel]
+		if !ok {
+			return
+		}
+		var cs events.ChangeSet
+		if err := json.Unmarshal([]byte(m.Payload), &cs); err != nil {
+			h.m.badChanges.Inc()
+			fl.f.log.Warn("live: undecodable change set", "channel", m.Channel, "err", err)
+			return
+		}
+		if v, seen := fl.last[p]; seen && cs.Version != v+1 {
+			fl.f.log.Info("live: change sets missed or reordered; resyncing", "partition", p, "after", v, "got", cs.Version)
+			fl.apply()
+			h.resync(p)
+		}
+		fl.last[p] = cs.Version
+		fl.sets = append(fl.sets, &cs)
+	}
+}
+
+// apply hands the decoded change sets to the hub, in one pass.
+func (fl *follower) apply() {
+	if len(fl.sets) > 0 {
+		fl.f.hub.apply(fl.sets...)
+		clear(fl.sets)
+		fl.sets = fl.sets[:0]
+	}
 }

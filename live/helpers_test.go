@@ -39,6 +39,8 @@ type memSource struct {
 	// hold, when set, is called by Windows after it read: tests hold a snapshot with it.
 	hold func()
 
+	largestRead int // most subjects of one Windows call
+
 	windowsCalls, topCalls atomic.Int64
 }
 
@@ -49,6 +51,7 @@ func newMemSource() *memSource {
 func (m *memSource) Windows(ctx context.Context, typ string, subjects []string) (Snapshot, error) {
 	m.windowsCalls.Add(1)
 	m.mu.Lock()
+	m.largestRead = max(m.largestRead, len(subjects))
 	if m.fail {
 		m.mu.Unlock()
 		return Snapshot{}, errors.New("source down")
@@ -105,6 +108,31 @@ func (m *memSource) setFail(fail bool) {
 	m.mu.Lock()
 	m.fail = fail
 	m.mu.Unlock()
+}
+
+// readSnapshots reads every snapshot the hub's snapshotter has waiting, one batch after the
+// other: tests that drive a client's writer by hand use it instead of the snapshotter's run.
+func readSnapshots(ctx context.Context, h *Hub) {
+	for b := h.snaps.next(); b != nil; b = h.snaps.next() {
+		h.snaps.read(ctx, b)
+	}
+}
+
+// asking is how many subscriptions have asked for a snapshot that is not sent yet.
+func (h *Hub) asking() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for c := range h.clients {
+		c.mu.Lock()
+		for _, sub := range c.subs {
+			if sub.snapping {
+				n++
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n
 }
 
 // testHub is a hub served by an httptest server.

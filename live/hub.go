@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -16,13 +17,15 @@ import (
 
 // Hub holds the connected clients and their subscriptions.
 //
-// Lock order: Hub.mu, then client.mu; Hub.topMu is never held while taking another lock.
+// Lock order: Hub.mu, then client.mu; snapshotter.mu, then client.mu; Hub.topMu is never held
+// while taking another lock.
 type Hub struct {
-	cfg  Config
-	src  Source
-	log  *slog.Logger
-	m    *metrics
-	keys [][]byte // `,"1m":` per window
+	cfg   Config
+	src   Source
+	log   *slog.Logger
+	m     *metrics
+	keys  [][]byte // `,"1m":` per window
+	snaps *snapshotter
 
 	mu        sync.RWMutex
 	bySubject map[subjectKey][]*subjectState
@@ -44,20 +47,25 @@ func New(cfg Config, src Source, log *slog.Logger) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Hub{
+	h := &Hub{
 		cfg: cfg, src: src, log: log, m: newMetrics(cfg.Registerer), keys: windowKeys(cfg.Windows),
 		bySubject: make(map[subjectKey][]*subjectState),
 		clients:   make(map[*client]struct{}),
 		groups:    make(map[topKey]*topGroup),
 		byType:    make(map[string][]*topGroup),
 		topWake:   make(chan struct{}, 1),
-	}, nil
+	}
+	h.snaps = newSnapshotter(h)
+	return h, nil
 }
 
-// Run computes leaderboards until ctx ends, then closes every client with 1001 (going away)
-// and returns once all of them are gone.
+// Run reads snapshots and computes leaderboards until ctx ends, then closes every client with
+// 1001 (going away) and returns once all of them are gone.
 func (h *Hub) Run(ctx context.Context) error {
+	var snaps sync.WaitGroup
+	snaps.Go(func() { h.snaps.run(ctx) })
 	err := h.runTop(ctx)
+	snaps.Wait()
 	h.Shutdown()
 	h.live.Wait()
 	return err
@@ -143,24 +151,51 @@ func (h *Hub) drop(sub *subscription) {
 	}
 }
 
-// apply hands a change set to the subscriptions of its subjects and marks the leaderboards of
-// its types. It never blocks on a client: each subscription keeps only the latest counts.
-func (h *Hub) apply(cs *events.ChangeSet) {
-	h.m.changeSets.Inc()
-	var stale, conflated int
+// apply hands change sets (in the order published) to the subscriptions of their subjects,
+// the latest change of each subject only, and marks the leaderboards of their types. It never
+// blocks on a client: each subscription keeps only the latest counts.
+func (h *Hub) apply(sets ...*events.ChangeSet) {
+	now := time.Now()
+	var latest []pendingChange
+	var index map[subjectKey]int // into latest, when there are several sets to merge
+	if len(sets) > 1 {
+		index = make(map[subjectKey]int)
+	}
 	var types []string
+	var replaced []subjectKey // one per change replaced by a later one of its subject
+	for _, cs := range sets {
+		h.m.changeSets.Inc()
+		h.m.changeDelay.Observe(max(0, now.Sub(time.UnixMilli(cs.At)).Seconds()))
+		for i := range cs.Changes {
+			ch := &cs.Changes[i]
+			if len(ch.Counts) != len(h.cfg.Windows) {
+				h.m.badChanges.Inc()
+				continue
+			}
+			if !slices.Contains(types, ch.Type) {
+				types = append(types, ch.Type)
+			}
+			pc := pendingChange{key: subjectKey{ch.Type, ch.Subject}, counts: ch.Counts, version: cs.Version, at: cs.At}
+			if j, ok := index[pc.key]; ok {
+				latest[j] = pc // a subject's changes come from one partition, in version order
+				replaced = append(replaced, pc.key)
+				continue
+			}
+			if index != nil {
+				index[pc.key] = len(latest)
+			}
+			latest = append(latest, pc)
+		}
+	}
+
+	var stale, conflated int
 	h.mu.RLock()
-	for i := range cs.Changes {
-		ch := &cs.Changes[i]
-		if len(ch.Counts) != len(h.cfg.Windows) {
-			h.m.badChanges.Inc()
-			continue
-		}
-		if !slices.Contains(types, ch.Type) {
-			types = append(types, ch.Type)
-		}
-		for _, st := range h.bySubject[subjectKey{ch.Type, ch.Subject}] {
-			s, c := st.offer(ch.Counts, cs.Version, cs.At)
+	for _, k := range replaced { // conflated before it reached the subscriptions
+		conflated += len(h.bySubject[k])
+	}
+	for _, pc := range latest {
+		for _, st := range h.bySubject[pc.key] {
+			s, c := st.offer(pc.counts, pc.version, pc.at)
 			stale += s
 			conflated += c
 		}
@@ -175,6 +210,13 @@ func (h *Hub) apply(cs *events.ChangeSet) {
 	if len(types) > 0 {
 		h.touchTop(types)
 	}
+}
+
+// pendingChange is the latest change of one subject in the change sets of one apply.
+type pendingChange struct {
+	key         subjectKey
+	counts      []int64
+	version, at int64
 }
 
 // resync asks every subscription with a subject in partition p for a fresh snapshot, and every

@@ -77,6 +77,8 @@ func TestUpdateScheduling(t *testing.T) {
 		return wait
 	}
 
+	flush(0) // asks for the snapshot
+	readSnapshots(ctx, h)
 	flush(0)
 	if fs := rec.take(); len(fs) != 1 || fs[0].Op != "snapshot" {
 		t.Fatalf("first flush: %+v", fs)
@@ -114,8 +116,11 @@ func TestApplyDoesNotQueuePerChange(t *testing.T) {
 	h, src := newBareHub(t, time.Millisecond)
 	c := h.newClient("test")
 	subscribeBare(t, h, c, "s1", "t", "a", "b")
-	if _, err := c.flush(context.Background(), discardSink{}, time.Now()); err != nil {
-		t.Fatal(err)
+	for range 2 { // ask for the snapshot, read it, send it
+		if _, err := c.flush(context.Background(), discardSink{}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		readSnapshots(context.Background(), h)
 	}
 	for i := range 10_000 {
 		h.apply(src.set("t", []string{"a", "b"}[i%2], int64(i), 1, 1))
@@ -166,8 +171,11 @@ func BenchmarkFanOut(b *testing.B) {
 			for i := range clients {
 				clients[i] = h.newClient("bench")
 				subscribeBare(b, h, clients[i], "s", "video_liked", "hot", fmt.Sprintf("cold-%d", i))
-				if _, err := clients[i].flush(ctx, discardSink{}, time.Now()); err != nil {
-					b.Fatal(err)
+				for range 2 { // ask for the snapshot, read it, send it
+					if _, err := clients[i].flush(ctx, discardSink{}, time.Now()); err != nil {
+						b.Fatal(err)
+					}
+					readSnapshots(ctx, h)
 				}
 			}
 			p := events.Partition("video_liked", "hot", testPartitions)
@@ -187,5 +195,73 @@ func BenchmarkFanOut(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/delivery")
 		})
+	}
+}
+
+// BenchmarkApply is the feed's part of the fan-out: one partition's change set (12 subjects)
+// handed to n clients that watch the same 100 subjects, as the load tool's idle subscribers
+// do. Their writers do not run: this is the cost the feed goroutine pays per change set.
+func BenchmarkApply(b *testing.B) {
+	for _, n := range []int{100, 1000, 5000} {
+		b.Run(fmt.Sprintf("clients=%d", n), func(b *testing.B) {
+			h, _ := newBareHub(b, 100*time.Millisecond)
+			subjects := make([]string, 100)
+			for i := range subjects {
+				subjects[i] = fmt.Sprint("s", i)
+			}
+			ctx := context.Background()
+			for range n {
+				c := h.newClient("bench")
+				subscribeBare(b, h, c, "s1", "t", subjects...)
+				for range 2 {
+					if _, err := c.flush(ctx, discardSink{}, time.Now()); err != nil {
+						b.Fatal(err)
+					}
+					readSnapshots(ctx, h)
+				}
+			}
+			cs := &events.ChangeSet{}
+			for _, s := range subjects[:12] {
+				cs.Changes = append(cs.Changes, events.Change{Type: "t", Subject: s, Counts: make([]int64, len(testWindows))})
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				cs.Version++
+				cs.At++
+				for i := range cs.Changes {
+					cs.Changes[i].Counts[0] = cs.Version
+				}
+				h.apply(cs)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n*len(cs.Changes)), "ns/offer")
+		})
+	}
+}
+
+// Change sets applied together reach each subscription as the latest change of each subject.
+func TestApplyMergesChangeSets(t *testing.T) {
+	t.Parallel()
+	h, src := newBareHub(t, time.Millisecond)
+	c := h.newClient("test")
+	subscribeBare(t, h, c, "s1", "t", "a", "b")
+	ctx := context.Background()
+	for range 2 {
+		if _, err := c.flush(ctx, discardSink{}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		readSnapshots(ctx, h)
+	}
+	// a and b may share a partition or not: each keeps its own latest change.
+	h.apply(src.set("t", "a", 1, 1, 1), src.set("t", "b", 2, 2, 2), src.set("t", "a", 3, 3, 3), src.set("t", "b", 4, 4, 4))
+	rec := &recordSink{}
+	if _, err := c.flush(ctx, rec, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]int64{"a": {3, 3, 3}, "b": {4, 4, 4}}
+	if len(rec.frames) != 1 || rec.frames[0].Seq != 2 || !equalCounts(rec.frames[0].counts(), want) {
+		t.Fatalf("got %+v, want one update with %v", rec.frames, want)
+	}
+	if got := counterValue(h.m.conflated); got != 2 {
+		t.Errorf("conflated %v, want 2 (the first change of each subject)", got)
 	}
 }

@@ -8,18 +8,22 @@ import (
 
 // metrics of a hub. Labels are bounded: transport is ws or sse, op one of the frame ops.
 type metrics struct {
-	connections *prometheus.GaugeVec   // transport
-	frames      *prometheus.CounterVec // op
-	conflated   prometheus.Counter
-	stale       prometheus.Counter
-	slowCloses  prometheus.Counter
-	floodCloses prometheus.Counter
-	changeSets  prometheus.Counter
-	badChanges  prometheus.Counter
-	resyncs     prometheus.Counter
-	queryErrors prometheus.Counter
-	snapshot    prometheus.Histogram
+	connections  *prometheus.GaugeVec   // transport
+	frames       *prometheus.CounterVec // op
+	conflated    prometheus.Counter
+	stale        prometheus.Counter
+	slowCloses   prometheus.Counter
+	floodCloses  prometheus.Counter
+	changeSets   prometheus.Counter
+	badChanges   prometheus.Counter
+	resyncs      prometheus.Counter
+	queryErrors  prometheus.Counter
+	snapshot     prometheus.Histogram
+	snapshotWait prometheus.Histogram
+	changeDelay  prometheus.Histogram
 }
+
+var snapshotBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	ns, sub := telemetry.Namespace, "live"
@@ -40,12 +44,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		resyncs:     counter("resyncs_total", "Partitions resynchronised (Redis resubscribe, or change sets missed)."),
 		queryErrors: counter("query_errors_total", "Snapshot or leaderboard reads that failed."),
 		snapshot: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
-			Name: "snapshot_duration_seconds", Help: "Time to read a subscription's snapshot.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1}}),
+			Name: "snapshot_duration_seconds", Help: "Time of one snapshot read (shared by the subscriptions of a type that asked together).",
+			Buckets: snapshotBuckets}),
+		snapshotWait: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "snapshot_wait_seconds", Help: "Time from a subscription asking for a snapshot to its read's answer.",
+			Buckets: snapshotBuckets}),
+		changeDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Name: "change_delay_seconds", Help: "Time from a change set's at (Redis clock) to the hub applying it (includes clock skew).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.connections, m.frames, m.conflated, m.stale, m.slowCloses, m.floodCloses,
-			m.changeSets, m.badChanges, m.resyncs, m.queryErrors, m.snapshot)
+			m.changeSets, m.badChanges, m.resyncs, m.queryErrors, m.snapshot, m.snapshotWait, m.changeDelay)
 	}
 	return m
 }

@@ -21,11 +21,13 @@ type subscription struct {
 	at  int64     // unix ms of the newest change applied
 	due time.Time // no frame before: conflation interval, or snapshot retry
 
-	// A snapshot is needed (subscribe, Redis resubscribe, missed changes) or being read.
-	// Changes still land in the state meanwhile, but no update is queued: the snapshot
-	// merges them and goes first.
+	// A snapshot is needed (subscribe, Redis resubscribe, missed changes) or being read (from
+	// the request to the snapshotter until the writer took the outcome, read). Changes still
+	// land in the state meanwhile, but no update is queued: the snapshot merges them and goes
+	// first.
 	needSnap, snapping bool
-	failing            bool // the last snapshot read failed (one error frame per streak)
+	read               *snapRead
+	failures           int  // snapshot reads failed in a row (one error frame per streak)
 	queued             bool // in client.pending
 	removed            bool // unsubscribed or client gone
 	changed            int  // subjects changed since the last frame
@@ -126,6 +128,13 @@ func (sub *subscription) appendTop(b []byte) []byte {
 	b = append(b, res.entries...)
 	sub.sentTop = res
 	return append(b, '}')
+}
+
+// isRemoved reports whether sub was unsubscribed or its client is gone.
+func (sub *subscription) isRemoved() bool {
+	sub.c.mu.Lock()
+	defer sub.c.mu.Unlock()
+	return sub.removed
 }
 
 // restartSnapshot asks for a fresh snapshot. Versions are forgotten: after a Redis restart

@@ -3,7 +3,9 @@
 package telemetry
 
 import (
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -37,7 +39,8 @@ func New() *Registry {
 	return r
 }
 
-// Middleware counts requests by route template (never the raw path: unbounded).
+// Middleware counts requests by route template (never the raw path: unbounded), and times
+// them, except streams.
 func (r *Registry) Middleware(c *gin.Context) {
 	start := time.Now()
 	c.Next()
@@ -46,7 +49,16 @@ func (r *Registry) Middleware(c *gin.Context) {
 		route = "unmatched"
 	}
 	r.requests.WithLabelValues(route, strconv.Itoa(c.Writer.Status())).Inc()
-	r.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	if !isStream(c) {
+		r.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	}
+}
+
+// isStream reports a response that lasts as long as its client stays, a WebSocket (101) or
+// Server-Sent Events: its duration is no request latency, and would swamp the histogram.
+func isStream(c *gin.Context) bool {
+	return c.Writer.Status() == http.StatusSwitchingProtocols ||
+		strings.HasPrefix(c.Writer.Header().Get("Content-Type"), "text/event-stream")
 }
 
 // Handler serves /metrics.
