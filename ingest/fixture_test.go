@@ -124,26 +124,3 @@ func post(t testing.TB, url, contentType string, body []byte, header ...string) 
 	}
 	return r
 }
-
-// stored reads every partition stream and returns the entries by event id.
-func stored(t testing.TB, rdb *redis.Client, partitions int) map[string][]events.Event {
-	t.Helper()
-	out := map[string][]events.Event{}
-	for p := range partitions {
-		msgs, err := rdb.XRange(context.Background(), events.Stream(p), "-", "+").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range msgs {
-			e, err := events.FromValues(m.Values)
-			if err != nil {
-				t.Fatalf("entry %s: %v", m.ID, err)
-			}
-			if events.Partition(e.Type, e.Subject, partitions) != p {
-				t.Errorf("event %s is in partition %d, belongs to %d", e.ID, p, events.Partition(e.Type, e.Subject, partitions))
-			}
-			out[e.ID] = append(out[e.ID], e)
-		}
-	}
-	return out
-}

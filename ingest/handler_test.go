@@ -11,6 +11,7 @@ import (
 
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
+	"github.com/pulsehq/pulse/internal/testenv"
 )
 
 func gz(t testing.TB, s string) []byte {
@@ -166,7 +167,7 @@ func TestLike(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d %q", tc.name, r.status, r.err.Code, tc.status, tc.code)
 		}
 	}
-	got := stored(t, f.rdb, 4)
+	got := testenv.StoredEvents(t, f.rdb, 4)
 	like := got["like-1"]
 	if len(like) != 1 || like[0].Type != LikeType || like[0].Subject != "v-1" || string(like[0].Data) != `{"user":"u1"}` {
 		t.Fatalf("like-1 stored as %+v", like)

@@ -29,7 +29,7 @@ func TestDuplicatesStoredOnce(t *testing.T) {
 	if r.status != http.StatusOK || r.body.Duplicates != 1 {
 		t.Fatalf("retry: %d %+v", r.status, r.body)
 	}
-	got := stored(t, f.rdb, 4)
+	got := testenv.StoredEvents(t, f.rdb, 4)
 	if len(got["a"]) != 2 {
 		t.Fatalf("id a stored %d times, want 2 (two subjects)", len(got["a"]))
 	}
@@ -48,7 +48,7 @@ func TestStoredFields(t *testing.T) {
 	if r := post(t, f.url+"/v1/events", "application/cloudevents+json", []byte(body)); r.status != 202 {
 		t.Fatalf("status %d %+v", r.status, r.err)
 	}
-	e := stored(t, f.rdb, 1)["ce-1"][0]
+	e := testenv.StoredEvents(t, f.rdb, 1)["ce-1"][0]
 	want := events.Event{ID: "ce-1", Type: "video_liked", Subject: "v1", Time: time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC).UnixMilli(),
 		Data: []byte(`{"user":"u1"}`), Source: "/shop", SpecVersion: "1.0", Received: e.Received}
 	if fmt.Sprint(e) != fmt.Sprint(want) {
@@ -138,7 +138,7 @@ func TestRedisDownThenBack(t *testing.T) {
 	testenv.WaitFor(t, 10*time.Second, "ingest to recover", func() bool {
 		return post(t, f.url+"/v1/events", "application/json", body).status == 202
 	})
-	if n := len(stored(t, f.rdb, events.DefaultPartitions)["k1"]); n != 1 {
+	if n := len(testenv.StoredEvents(t, f.rdb, events.DefaultPartitions)["k1"]); n != 1 {
 		t.Fatalf("k1 stored %d times", n)
 	}
 }
@@ -174,7 +174,7 @@ func TestWriterDrainsOnStop(t *testing.T) {
 	<-stopAfter
 	f.stop()
 	wg.Wait()
-	got := stored(t, f.rdb, 2)
+	got := testenv.StoredEvents(t, f.rdb, 2)
 	for id := range acked {
 		if len(got[id]) != 1 {
 			t.Errorf("acked %s stored %d times", id, len(got[id]))

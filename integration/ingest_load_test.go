@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pulsehq/pulse/internal/app"
+	"github.com/pulsehq/pulse/internal/testenv"
 )
 
 type ingestEvent struct {
@@ -77,7 +78,7 @@ func TestIngestConcurrentClients(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got := ingestStored(t, p.Redis.Client(), p.Config.Partitions)
+	got := testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)
 	total := 0
 	for id, copies := range got {
 		if len(copies) != 1 {
@@ -134,7 +135,7 @@ func TestIngestGracefulShutdown(t *testing.T) {
 		t.Fatalf("stop: %v", err)
 	}
 	wg.Wait()
-	got := ingestStored(t, p.Redis.Client(), p.Config.Partitions)
+	got := testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)
 	for _, id := range acked {
 		if len(got[id]) != 1 {
 			t.Errorf("acked %s stored %d times", id, len(got[id]))

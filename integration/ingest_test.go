@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/internal/app"
 	"github.com/pulsehq/pulse/internal/events"
@@ -75,26 +74,6 @@ func ingestTry(url, contentType string, body []byte, header ...string) (ingestAn
 	return a, nil
 }
 
-// ingestStored reads back every partition stream: event id → stored copies.
-func ingestStored(t testing.TB, rdb *redis.Client, partitions int) map[string][]events.Event {
-	t.Helper()
-	out := map[string][]events.Event{}
-	for p := range partitions {
-		msgs, err := rdb.XRange(context.Background(), events.Stream(p), "-", "+").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range msgs {
-			e, err := events.FromValues(m.Values)
-			if err != nil {
-				t.Fatalf("entry %s of partition %d: %v", m.ID, p, err)
-			}
-			out[e.ID] = append(out[e.ID], e)
-		}
-	}
-	return out
-}
-
 func TestIngestContentTypes(t *testing.T) {
 	t.Parallel()
 	p := Start(t, nil, nil)
@@ -126,7 +105,7 @@ func TestIngestContentTypes(t *testing.T) {
 			}
 		}
 	}
-	got := ingestStored(t, p.Redis.Client(), p.Config.Partitions)
+	got := testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)
 	for _, tc := range cases {
 		for _, id := range tc.ids {
 			if len(got[id]) != 1 {
@@ -155,7 +134,7 @@ func TestIngestPartialBatchAndDuplicates(t *testing.T) {
 		t.Fatalf("same id again: %d %+v", a.Status, a)
 	}
 	rdb := p.Redis.Client()
-	if n := len(ingestStored(t, rdb, p.Config.Partitions)["e-7"]); n != 1 {
+	if n := len(testenv.StoredEvents(t, rdb, p.Config.Partitions)["e-7"]); n != 1 {
 		t.Fatalf("e-7 stored %d times", n)
 	}
 	if n := rdb.XLen(context.Background(), events.FailedStream).Val(); n != 1 {
@@ -224,7 +203,7 @@ func TestIngestLike(t *testing.T) {
 	if a.Status != 202 || a.Results[0].ID != "like-1" {
 		t.Fatalf("like: %d %+v", a.Status, a)
 	}
-	e := ingestStored(t, p.Redis.Client(), p.Config.Partitions)["like-1"]
+	e := testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)["like-1"]
 	if len(e) != 1 || e[0].Type != "video_liked" || e[0].Subject != "video-42" {
 		t.Fatalf("stored %+v", e)
 	}
@@ -249,7 +228,7 @@ func TestIngestRedisOutage(t *testing.T) {
 		a, err := ingestTry(p.URL+"/v1/events", "application/json", body)
 		return err == nil && a.Status == 202
 	})
-	if n := len(ingestStored(t, p.Redis.Client(), p.Config.Partitions)["o-1"]); n != 1 {
+	if n := len(testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)["o-1"]); n != 1 {
 		t.Fatalf("o-1 stored %d times", n)
 	}
 }

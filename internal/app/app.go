@@ -18,6 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pulsehq/pulse/consumers"
+
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 	"github.com/pulsehq/pulse/internal/telemetry"
@@ -247,4 +249,14 @@ func (a *App) close() {
 // addRunner registers a long-lived component.
 func (a *App) addRunner(name string, run func(context.Context) error) {
 	a.runners = append(a.runners, runner{name: name, run: run})
+}
+
+// groupConfig is the consumer-group settings every consuming role shares.
+func (a *App) groupConfig() consumers.Config {
+	return consumers.Config{
+		Partitions:    a.cfg.Partitions,
+		ClaimIdle:     a.cfg.ClaimIdle,
+		MaxDeliveries: a.cfg.MaxDeliveries,
+		FailedMaxLen:  a.cfg.FailedMaxLen,
+	}
 }

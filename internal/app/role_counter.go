@@ -15,13 +15,9 @@ func (a *App) mountCounter() error {
 		Windows:          a.windows,
 		HistoryRetention: a.cfg.HistoryRetention,
 		MaxFuture:        a.cfg.MaxFuture,
-		Group: consumers.Config{
-			ClaimIdle:     a.cfg.ClaimIdle,
-			MaxDeliveries: a.cfg.MaxDeliveries,
-			FailedMaxLen:  a.cfg.FailedMaxLen,
-		},
-		Logger:  a.log,
-		Metrics: a.reg,
+		Group:            a.groupConfig(),
+		Logger:           a.log,
+		Metrics:          a.reg,
 	})
 	if err != nil {
 		return err

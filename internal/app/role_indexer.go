@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/consumers/indexer"
 	"github.com/pulsehq/pulse/internal/httpapi"
 	"github.com/pulsehq/pulse/internal/search"
@@ -25,14 +24,9 @@ func (a *App) mountIndexer() error {
 		Batch:     a.cfg.IndexBatch,
 		Wait:      a.cfg.IndexWait,
 		Retention: a.cfg.SearchRetention,
-		Group: consumers.Config{
-			Partitions:    a.cfg.Partitions,
-			ClaimIdle:     a.cfg.ClaimIdle,
-			MaxDeliveries: a.cfg.MaxDeliveries,
-			FailedMaxLen:  a.cfg.FailedMaxLen,
-		},
-		Logger:  a.log,
-		Metrics: a.reg,
+		Group:     a.groupConfig(),
+		Logger:    a.log,
+		Metrics:   a.reg,
 	})
 	if err != nil {
 		return err
