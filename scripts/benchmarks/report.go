@@ -38,6 +38,10 @@ func (r *report) markdown() string {
 	p("")
 	p("## Pulse")
 	p("")
+	p("Ingest runs start `pulse serve --roles ingest`; end-to-end and fan-out runs start")
+	p("`--roles ingest,counter,live` (the indexer, which embeds Bleve, runs in its own process in a")
+	p("deployment and would otherwise take these cores). Redis with AOF, as above.")
+	p("")
 	p("| what | measured | ratio to ceiling | target |")
 	p("| --- | --- | --- | --- |")
 	p("| single-event ingest, 64 connections | %s events/s, p50 %s, p99 %s | %s of bare net/http | ≥ 70%%, p99 ≤ 10 ms |",
