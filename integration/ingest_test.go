@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/pulsehq/pulse/internal/app"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/testenv"
