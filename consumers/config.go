@@ -1,7 +1,6 @@
 package consumers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,21 +37,27 @@ type Config struct {
 	// ClaimIdle is how long an entry stays pending with another consumer before this one
 	// reclaims it with XAUTOCLAIM (default 30 s). It must exceed the slowest batch.
 	ClaimIdle time.Duration
+	// ForgetIdle: consumers of the group that have not read for this long and hold no pending
+	// entry are removed (default 1 h, or 4 × ClaimIdle if longer). It must be far longer than any pause of a live
+	// consumer; one removed by mistake is recreated by its next read, having lost nothing.
+	ForgetIdle time.Duration
 	// MaxDeliveries: an entry that fails on its MaxDeliveries-th delivery or a later one goes to
 	// the failure stream (default 5). Deliveries cut short by a stop or a crash are not
 	// failures; they only bring that point closer.
 	MaxDeliveries int
 	// RetryDelay is the wait before this consumer retries its own failed entries (default 1 s).
 	RetryDelay time.Duration
-	// FailedMaxLen caps the failure stream (default failures.DefaultMaxLen).
+	// FailedMaxLen is the capacity of the dead-letter store (default failures.DefaultMaxLen).
+	// When it is full, entries that should be dead-lettered stay pending instead (retried
+	// every RetryDelay, reported by pulse_consumer_dead_letter_refused_total): never dropped.
 	FailedMaxLen int64
 	// Stage is written into failure records (default: Group).
 	Stage string
-	// DeadLetterAck acknowledges entries that were just appended to the failure stream and
-	// reports, per id, whether this call acknowledged it. Default: XACK. The counter replaces it
-	// to mark the entries replayable in the same atomic step. An entry it reports as not
-	// acknowledged (another consumer applied it meanwhile) has its failure record removed.
-	DeadLetterAck func(ctx context.Context, partition int, ids []string) ([]bool, error)
+	// DeadMarkerTTL is how long the marker of a dead-lettered entry (DeadMarker) lives
+	// (default 1 h: long enough to make the dead-letter step idempotent). Negative: until a
+	// replay consumes it; the counter needs that, since its replay counts an entry only by
+	// consuming the marker.
+	DeadMarkerTTL time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Metrics registers the group's metrics; nil registers none.
@@ -66,6 +71,8 @@ const (
 	DefaultClaimIdle     = 30 * time.Second
 	DefaultMaxDeliveries = 5
 	DefaultRetryDelay    = time.Second
+	DefaultDeadMarkerTTL = time.Hour
+	DefaultForgetIdle    = time.Hour
 )
 
 // withDefaults fills zero fields and validates the result.
@@ -95,8 +102,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxDeliveries == 0 {
 		c.MaxDeliveries = DefaultMaxDeliveries
 	}
+	if c.ForgetIdle == 0 {
+		c.ForgetIdle = max(DefaultForgetIdle, 4*c.ClaimIdle)
+	}
 	if c.RetryDelay == 0 {
 		c.RetryDelay = DefaultRetryDelay
+	}
+	if c.DeadMarkerTTL == 0 {
+		c.DeadMarkerTTL = DefaultDeadMarkerTTL
 	}
 	if c.FailedMaxLen == 0 {
 		c.FailedMaxLen = failures.DefaultMaxLen
@@ -118,6 +131,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ClaimIdle < time.Millisecond || c.RetryDelay < 0 {
 		errs = append(errs, errors.New("claim idle must be ≥ 1ms and retry delay ≥ 0"))
+	}
+	if c.ForgetIdle < 2*c.ClaimIdle {
+		errs = append(errs, fmt.Errorf("forget idle %s: want ≥ 2 × claim idle (%s)", c.ForgetIdle, c.ClaimIdle))
 	}
 	if c.MaxDeliveries < 1 {
 		errs = append(errs, fmt.Errorf("max deliveries %d: want ≥ 1", c.MaxDeliveries))

@@ -5,10 +5,12 @@ package consumers
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +19,11 @@ import (
 	"github.com/pulsehq/pulse/internal/events"
 )
 
+//go:embed forget.lua
+var forgetSrc string
+
+var forgetScript = redis.NewScript(forgetSrc)
+
 // Group is one consumer of a consumer group, reading every partition stream.
 //
 // Per partition, one reader goroutine:
@@ -24,7 +31,7 @@ import (
 //     attempt), then reads new ones (">"), with a short BLOCK so that cancellation is seen;
 //  2. every ClaimIdle/2 reclaims entries idle for ClaimIdle with other consumers (XAUTOCLAIM,
 //     cursor followed to "0-0"; entries deleted from the stream are dropped from the pending
-//     list by Redis and counted);
+//     list by Redis and counted), and removes consumers idle for ForgetIdle that hold nothing;
 //  3. hands each batch to the Handler, acknowledges what took effect, leaves failed entries
 //     pending for a retry after RetryDelay, and sends to the failure stream, before
 //     acknowledging them, entries that fail with ErrSkipRetry or fail on their MaxDeliveries-th
@@ -37,6 +44,7 @@ type Group struct {
 	h       Handler
 	log     *slog.Logger
 	metrics *metrics
+	full    atomic.Bool // the dead-letter store refused records: log transitions only
 }
 
 // New validates cfg and returns a Group that hands batches to h.
@@ -76,6 +84,7 @@ type reader struct {
 	stream  string
 	own     string    // next ID of the own-pending pass; "" while reading new entries
 	retryAt time.Time // when to start the next own-pending pass (failed entries wait for it)
+	ownAt   time.Time // the next periodic own-pending pass
 	claimAt time.Time // next XAUTOCLAIM pass
 }
 
@@ -88,29 +97,43 @@ func (g *Group) consume(ctx context.Context, p int) error {
 		now := time.Now()
 		if !now.Before(r.claimAt) {
 			if err := g.reclaim(ctx, r); err != nil {
+				r.own = "0" // a lost reply may have claimed entries for this consumer
 				g.pause(ctx, "reclaim", p, err)
 				continue
 			}
 			g.observe(ctx, r)
+			g.forget(ctx, r)
 			r.claimAt = time.Now().Add(g.cfg.ClaimIdle / 2)
 		}
-		if r.own == "" && !r.retryAt.IsZero() && !now.Before(r.retryAt) {
-			r.own, r.retryAt = "0", time.Time{}
+		if r.own == "" && (!r.retryAt.IsZero() && !now.Before(r.retryAt) || !now.Before(r.ownAt)) {
+			r.own, r.retryAt, r.ownAt = "0", time.Time{}, now.Add(ownPassEvery)
 		}
 		if err := g.read(ctx, r); err != nil {
+			// The read may have delivered entries whose reply was lost, or a batch may have
+			// stopped before its ack: those entries are pending for this consumer, and only
+			// this consumer would see them before ClaimIdle. Re-read the own pending list
+			// first, so that they count within seconds of the fault, not half a minute.
+			r.own = "0"
 			g.pause(ctx, "read", p, err)
 		}
 	}
 	return nil
 }
 
+// ownPassEvery is the period of own-pending passes. A read whose reply was lost has delivered
+// entries that now wait, pending for this consumer, where only it looks before ClaimIdle. The
+// read's error says so and starts a pass at once, but a client library that retries the read
+// by itself hides the error (go-redis does, MaxRetries times): the periodic pass bounds how
+// long such entries wait, whatever the client did.
+const ownPassEvery = time.Second
+
 // read does one XREADGROUP: an own-pending page while r.own is set, else new entries.
 func (g *Group) read(ctx context.Context, r *reader) error {
 	id, block := ">", g.cfg.Block
 	if r.own != "" {
 		id, block = r.own, -1 // history reads never block
-	} else if wait := time.Until(r.claimAt); wait < block {
-		block = max(wait, time.Millisecond) // wake up for the next reclaim pass
+	} else if wait := min(time.Until(r.claimAt), time.Until(r.ownAt)); wait < block {
+		block = max(wait, time.Millisecond) // wake up for the next reclaim or own pass
 	}
 	res, err := g.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: g.cfg.Group, Consumer: g.cfg.Consumer, Streams: []string{r.stream, id},
@@ -170,6 +193,18 @@ func (g *Group) reclaim(ctx context.Context, r *reader) error {
 		cursor = next
 	}
 	return nil
+}
+
+// forget removes the group's consumers that are idle past ForgetIdle and hold nothing
+// (forget.lua), so that the lists of a deployment whose processes come and go stay short.
+func (g *Group) forget(ctx context.Context, r *reader) {
+	names, err := forgetScript.Run(ctx, g.rdb, []string{r.stream},
+		g.cfg.Group, g.cfg.ForgetIdle.Milliseconds(), g.cfg.Consumer).StringSlice()
+	if err != nil || len(names) == 0 {
+		return
+	}
+	g.metrics.removed.WithLabelValues(g.cfg.Group).Add(float64(len(names)))
+	g.log.Info("removed idle consumers without pending entries", "partition", r.p, "consumers", names)
 }
 
 // observe refreshes the pending and lag gauges of the partition.

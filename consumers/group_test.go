@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/consumers"
@@ -274,25 +275,86 @@ func TestGroupTransientNeverDeadLetters(t *testing.T) {
 	}
 }
 
-func TestGroupDeadLetterAckDecides(t *testing.T) {
+// An entry applied by another consumer while this one dead-lettered it: its record goes away.
+func TestGroupDeadLetterAppliedElsewhere(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 1)
 	f.add(2)
-	// The custom ack reports the entries as applied elsewhere: their records must go away.
-	var asked atomic.Int32
-	ack := func(ctx context.Context, p int, ids []string) ([]bool, error) {
-		asked.Add(int32(len(ids)))
-		if err := f.rdb.XAck(ctx, events.Stream(p), group, ids...).Err(); err != nil {
-			return nil, err
+	h := consumers.HandlerFunc(func(ctx context.Context, b *consumers.Batch) error {
+		if err := f.rdb.XAck(ctx, b.Stream, group, b.IDs()...).Err(); err != nil { // "elsewhere"
+			return err
 		}
-		return make([]bool, len(ids)), nil
+		return consumers.ErrSkipRetry
+	})
+	f.run(consumers.Config{}, h)
+	testenv.WaitFor(t, 5*time.Second, "entries settled", func() bool {
+		gi, err := f.rdb.XInfoGroups(context.Background(), events.Stream(0)).Result()
+		return err == nil && gi[0].EntriesRead == 2 && f.pending() == 0
+	})
+	// The dead-letter step runs after the handler returns: wait for its records to go.
+	testenv.WaitFor(t, 5*time.Second, "records of applied entries removed", func() bool { return len(f.failures()) == 0 })
+}
+
+// The reply of the dead-letter ack is lost and the command sent again: the second run finds
+// the entries acknowledged (by the first) and must not take them for applied elsewhere, which
+// would delete their only record.
+func TestGroupDeadLetterAckResent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	ids := f.add(3)[0]
+	resend := &testenv.LostReply{Match: testenv.ArgsContain(":dead:" + group + ":"), Resend: true}
+	resend.Times.Store(1)
+	f.rdb.AddHook(resend)
+	f.run(consumers.Config{}, consumers.HandlerFunc(func(context.Context, *consumers.Batch) error { return consumers.ErrSkipRetry }))
+	testenv.WaitFor(t, 5*time.Second, "three dead letters", func() bool { return f.pending() == 0 && len(f.failures()) == 3 })
+	if resend.Fired.Load() != 1 {
+		t.Fatalf("the ack was resent %d times, want 1", resend.Fired.Load())
 	}
-	h := consumers.HandlerFunc(func(context.Context, *consumers.Batch) error { return consumers.ErrSkipRetry })
-	f.run(consumers.Config{DeadLetterAck: ack}, h)
-	testenv.WaitFor(t, 5*time.Second, "entries settled", func() bool { return f.pending() == 0 && asked.Load() == 2 })
-	if n := len(f.failures()); n != 0 {
-		t.Errorf("%d failure records left, want 0", n)
+	for _, id := range ids {
+		if n, _ := f.rdb.Exists(context.Background(), consumers.DeadMarker(events.Stream(0), group, id)).Result(); n != 1 {
+			t.Errorf("entry %s has no dead marker", id)
+		}
 	}
+}
+
+// A full dead-letter store refuses records: the entries stay pending (never dropped) and go in
+// once there is room.
+func TestGroupDeadLetterStoreFull(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	f.add(3)
+	reg := prometheus.NewRegistry()
+	f.run(consumers.Config{FailedMaxLen: 2, RetryDelay: 50 * time.Millisecond, Metrics: reg},
+		consumers.HandlerFunc(func(context.Context, *consumers.Batch) error { return consumers.ErrSkipRetry }))
+	testenv.WaitFor(t, 5*time.Second, "the store full, one entry refused", func() bool {
+		return len(f.failures()) == 2 && f.pending() == 1 && metricSum(t, reg, "pulse_consumer_dead_letter_refused_total") >= 1
+	})
+	msgs, err := f.rdb.XRange(context.Background(), events.FailedStream, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.rdb.XDel(context.Background(), events.FailedStream, msgs[0].ID).Err(); err != nil { // an operator makes room
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 5*time.Second, "the refused entry dead-lettered", func() bool { return len(f.failures()) == 2 && f.pending() == 0 })
+}
+
+// metricSum is the sum of every series of the metric name in reg.
+func metricSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 func TestGroupRecreatesMissingGroup(t *testing.T) {
@@ -338,5 +400,27 @@ func TestConfigValidation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A read whose reply is lost leaves its entries pending for this consumer, where only it (or,
+// after ClaimIdle, a reclaim) would find them: the consumer must re-read its own pending list
+// at once, or the counts stay wrong meanwhile.
+func TestGroupLostReadReply(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 1)
+	f.add(5)
+	lost := &testenv.LostReply{Match: func(args []any) bool {
+		return len(args) > 0 && args[0] == "xreadgroup" && args[len(args)-1] == ">"
+	}}
+	lost.Times.Store(1)
+	f.rdb.AddHook(lost)
+	rec := &recorder{}
+	f.run(consumers.Config{ClaimIdle: time.Hour}, rec) // no reclaim can help within the test
+	testenv.WaitFor(t, 10*time.Second, "the entries of the lost read handled", func() bool {
+		return rec.distinct() == 5 && f.pending() == 0
+	})
+	if lost.Fired.Load() != 1 {
+		t.Errorf("%d replies lost, want 1", lost.Fired.Load())
 	}
 }

@@ -13,6 +13,8 @@ type metrics struct {
 	handled      *prometheus.CounterVec // group, outcome
 	reclaimed    *prometheus.CounterVec // group
 	deadLettered *prometheus.CounterVec // group
+	deadRefused  *prometheus.CounterVec // group
+	removed      *prometheus.CounterVec // group
 	pending      *prometheus.GaugeVec   // group, partition
 	lag          *prometheus.GaugeVec   // group, partition
 	batch        *prometheus.HistogramVec
@@ -30,7 +32,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"group"}),
 		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: telemetry.Namespace, Subsystem: "consumer", Name: "dead_lettered_total",
-			Help: "Entries sent to the failure stream pulse:failed and acknowledged.",
+			Help: "Entries sent to the dead-letter store pulse:failed and acknowledged.",
+		}, []string{"group"}),
+		deadRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: telemetry.Namespace, Subsystem: "consumer", Name: "dead_letter_refused_total",
+			Help: "Entries the full dead-letter store refused (alarm): they stay pending and are retried; replay failures to make room.",
+		}, []string{"group"}),
+		removed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: telemetry.Namespace, Subsystem: "consumer", Name: "removed_total",
+			Help: "Idle consumers without pending entries removed from the group (XGROUP DELCONSUMER).",
 		}, []string{"group"}),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: telemetry.Namespace, Subsystem: "consumer", Name: "pending",
@@ -50,6 +60,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.handled = register(reg, m.handled)
 		m.reclaimed = register(reg, m.reclaimed)
 		m.deadLettered = register(reg, m.deadLettered)
+		m.deadRefused = register(reg, m.deadRefused)
+		m.removed = register(reg, m.removed)
 		m.pending = register(reg, m.pending)
 		m.lag = register(reg, m.lag)
 		m.batch = register(reg, m.batch)

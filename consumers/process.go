@@ -2,9 +2,11 @@ package consumers
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,6 +14,11 @@ import (
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
 )
+
+//go:embed deadack.lua
+var deadAckSrc string
+
+var deadAckScript = redis.NewScript(deadAckSrc)
 
 // Backoff of transient retries.
 const (
@@ -207,29 +214,36 @@ func (g *Group) deliveries(ctx context.Context, r *reader, entries []Entry) erro
 	return nil
 }
 
-// deadLetter appends entries to the failure stream, then acknowledges them. An entry that
+// deadLetter appends entries to the dead-letter store, then acknowledges them. An entry that
 // another consumer acknowledged in between (it took effect there) gets its record removed.
 // Should the acknowledgement fail, the entries stay pending and are dead-lettered again
-// later: a record can be duplicated, never lost, and replay counts each entry once.
+// later: a record can be duplicated, never lost, and replay counts each entry once. Entries the
+// store refuses (full) stay pending and are tried again after RetryDelay.
 func (g *Group) deadLetter(ctx context.Context, r *reader, dead []deadEntry) error {
 	if len(dead) == 0 {
 		return nil
 	}
 	at := time.Now().UnixMilli()
-	pipe := g.rdb.Pipeline()
-	adds := make([]*redis.StringCmd, len(dead))
+	fs := make([]events.Failure, len(dead))
 	for i, d := range dead {
-		adds[i] = pipe.XAdd(ctx, failures.Args(events.Failure{
+		fs[i] = events.Failure{
 			Stage: g.cfg.Stage, Reason: d.reason, At: at, Stream: r.stream, EntryID: d.ID,
 			Record: failures.RecordOf(d.Values),
-		}, g.cfg.FailedMaxLen))
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("append failures: %w", err)
+	recs, err := failures.DeadLetter(ctx, g.rdb, fs, g.cfg.FailedMaxLen)
+	if err != nil && !errors.Is(err, failures.ErrFull) {
+		return err
 	}
-	ids := make([]string, len(dead))
+	g.storeFull(r, len(dead)-countSet(recs), err)
+	var ids, stored []string
 	for i, d := range dead {
-		ids[i] = d.ID
+		if recs[i] != "" {
+			ids, stored = append(ids, d.ID), append(stored, recs[i])
+		}
+	}
+	if len(ids) == 0 {
+		return nil
 	}
 	acked, err := g.ackDead(ctx, r, ids)
 	if err != nil {
@@ -238,7 +252,7 @@ func (g *Group) deadLetter(ctx context.Context, r *reader, dead []deadEntry) err
 	var undo []string
 	for i, ok := range acked {
 		if !ok {
-			undo = append(undo, adds[i].Val())
+			undo = append(undo, stored[i])
 		}
 	}
 	if len(undo) > 0 {
@@ -246,7 +260,7 @@ func (g *Group) deadLetter(ctx context.Context, r *reader, dead []deadEntry) err
 			return fmt.Errorf("remove failure records of applied entries: %w", err)
 		}
 	}
-	n := len(dead) - len(undo)
+	n := len(ids) - len(undo)
 	g.metrics.deadLettered.WithLabelValues(g.cfg.Group).Add(float64(n))
 	if n > 0 {
 		g.log.Warn("entries sent to the failure stream", "partition", r.p, "entries", n, "reason", dead[0].reason)
@@ -254,23 +268,65 @@ func (g *Group) deadLetter(ctx context.Context, r *reader, dead []deadEntry) err
 	return nil
 }
 
+// storeFull reports entries the dead-letter store refused: an alarm (logged when the store
+// fills and when it takes records again, counted always); the entries are retried later.
+func (g *Group) storeFull(r *reader, refused int, err error) {
+	if refused == 0 {
+		if g.full.CompareAndSwap(true, false) {
+			g.log.Info("the dead-letter store takes records again")
+		}
+		return
+	}
+	g.metrics.deadRefused.WithLabelValues(g.cfg.Group).Add(float64(refused))
+	if g.full.CompareAndSwap(false, true) {
+		g.log.Error("dead-letter store full: failing entries stay pending until failures are replayed (PULSE_FAILED_MAX_LEN)",
+			"partition", r.p, "entries", refused, "err", err)
+	}
+	if r.retryAt.IsZero() {
+		r.retryAt = time.Now().Add(g.cfg.RetryDelay)
+	}
+}
+
+func countSet(ss []string) int {
+	n := 0
+	for _, s := range ss {
+		if s != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// ackDead acknowledges dead-lettered entries and leaves their markers (deadack.lua); it reports
+// per id whether the entry is dead-lettered (true) or took effect elsewhere (false).
 func (g *Group) ackDead(ctx context.Context, r *reader, ids []string) ([]bool, error) {
-	if g.cfg.DeadLetterAck != nil {
-		return g.cfg.DeadLetterAck(ctx, r.p, ids)
+	keys := make([]string, 0, 1+len(ids))
+	keys = append(keys, r.stream)
+	args := make([]any, 0, 2+len(ids))
+	args = append(args, g.cfg.Group, int64(max(g.cfg.DeadMarkerTTL, 0)/time.Second))
+	for _, id := range ids {
+		keys = append(keys, DeadMarker(r.stream, g.cfg.Group, id))
+		args = append(args, id)
 	}
-	pipe := g.rdb.Pipeline()
-	cmds := make([]*redis.IntCmd, len(ids))
-	for i, id := range ids {
-		cmds[i] = pipe.XAck(ctx, r.stream, g.cfg.Group, id)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	res, err := deadAckScript.Run(ctx, g.rdb, keys, args...).Int64Slice()
+	if err != nil {
 		return nil, err
 	}
-	acked := make([]bool, len(ids))
-	for i, c := range cmds {
-		acked[i] = c.Val() == 1
+	out := make([]bool, len(ids))
+	for i := range out {
+		out[i] = i < len(res) && res[i] == 1
 	}
-	return acked, nil
+	return out, nil
+}
+
+// DeadMarker is the key marking entry id of stream as dead-lettered by group. It carries the
+// stream's hash tag (a stream without one is wrapped in braces, whose slot is the stream's),
+// so the marker and the stream share a cluster slot.
+func DeadMarker(stream, group, id string) string {
+	if i := strings.IndexByte(stream, '{'); i < 0 || !strings.Contains(stream[i+1:], "}") || stream[i+1] == '}' {
+		stream = "{" + stream + "}"
+	}
+	return stream + ":dead:" + group + ":" + id
 }
 
 // reason is the failure record's reason, bounded: it is stored once per dead entry.

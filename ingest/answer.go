@@ -58,8 +58,10 @@ func (a *answer) appendJSON(b []byte) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, '{')
-		// Ids of settled items are valid; a rejected item's id is echoed only if it is one.
-		if it.ev.ID != "" && (it.status != rejected || events.ValidID(it.ev.ID)) {
+		// Ids of settled items are valid; a rejected item's id is echoed only if it is one. A
+		// server-assigned id is given out only for a stored event: it is not dedupe-protected,
+		// so resending an unconfirmed event with it could count the event twice.
+		if it.ev.ID != "" && (it.status != rejected || events.ValidID(it.ev.ID)) && (it.status != failed || it.key != "") {
 			b = append(b, `"id":"`...)
 			b = append(b, it.ev.ID...) // [A-Za-z0-9._:-]: nothing to escape
 			b = append(b, `",`...)

@@ -13,12 +13,17 @@ import (
 
 // formatOf maps a Content-Type to the body format. Parameters are tolerated; a charset other
 // than UTF-8 (or its ASCII subset) is refused rather than misread. A request without a
-// Content-Type is read as application/json.
+// Content-Type is refused: a cross-site page can post a body without one (or as text/plain)
+// without the browser asking the server first, while the JSON types need a CORS preflight.
 func formatOf(contentType string) (format, error) {
 	mt, params, _ := strings.Cut(contentType, ";")
 	var f format
 	switch mt = strings.TrimSpace(mt); {
-	case mt == "", strings.EqualFold(mt, "application/json"):
+	case mt == "":
+		return 0, httpapi.Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+			"a Content-Type is required: one of application/json, application/x-ndjson, "+
+				"application/cloudevents+json, application/cloudevents-batch+json")
+	case strings.EqualFold(mt, "application/json"):
 		f = formatJSON
 	case strings.EqualFold(mt, "application/x-ndjson"):
 		f = formatNDJSON
@@ -70,6 +75,9 @@ func readBody(r *http.Request, max int64) (string, error) {
 		} else {
 			err = zr.Reset(r.Body)
 		}
+		if e := httpapi.BodyTimeout(err); e != nil {
+			return "", e
+		}
 		if err != nil {
 			return "", badBody("the body is not valid gzip: " + err.Error())
 		}
@@ -93,6 +101,8 @@ func readBody(r *http.Request, max int64) (string, error) {
 	switch {
 	case n > max:
 		return "", tooLarge
+	case httpapi.BodyTimeout(err) != nil:
+		return "", httpapi.BodyTimeout(err)
 	case err != nil:
 		return "", badBody("the body could not be read: " + err.Error())
 	}

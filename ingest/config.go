@@ -13,16 +13,17 @@ import (
 
 // Config of the ingest role. The zero value of every field means its default.
 type Config struct {
-	Partitions   int           // N of the deployment; default events.DefaultPartitions
-	DedupeTTL    time.Duration // how long a client id is remembered; default 1 h, rounded up to seconds
-	MaxBody      int64         // request body bytes after decompression; default 1 MiB
-	MaxBatch     int           // events per request; default 1000
-	MaxFuture    time.Duration // how far event time may lead the server clock; default 5 min
-	MaxBacklog   int64         // entries per partition stream before 503 backlog_full; default 1,000,000, negative = no limit
-	FailedMaxLen int64         // cap of the failure stream; default failures.DefaultMaxLen
-	MaxCommit    int           // events (and failure records) per group commit; default 4096
-	Committers   int           // group commits in flight at once; default 2
-	RetryAfter   time.Duration // Retry-After of 503 answers; default 1 s
+	Partitions     int           // N of the deployment; default events.DefaultPartitions
+	DedupeTTL      time.Duration // how long a client id is remembered; default 1 h, rounded up to seconds
+	MaxBody        int64         // request body bytes after decompression; default 1 MiB
+	MaxBatch       int           // events per request; default 1000
+	MaxFuture      time.Duration // how far event time may lead the server clock; default 5 min
+	MaxTypes       int           // distinct event types of the deployment; default 1000, negative = no limit
+	MaxBacklog     int64         // entries per partition stream before 503 backlog_full; default 1,000,000, negative = no limit
+	RejectedMaxLen int64         // cap of the rejected-input store; default failures.DefaultMaxLen
+	MaxCommit      int           // events (and failure records) per group commit; default 4096
+	Committers     int           // group commits in flight at once; default 2
+	RetryAfter     time.Duration // Retry-After of 503 answers; default 1 s
 }
 
 func (c Config) withDefaults() Config {
@@ -41,11 +42,14 @@ func (c Config) withDefaults() Config {
 	if c.MaxFuture == 0 {
 		c.MaxFuture = 5 * time.Minute
 	}
+	if c.MaxTypes == 0 {
+		c.MaxTypes = 1000
+	}
 	if c.MaxBacklog == 0 {
 		c.MaxBacklog = 1_000_000
 	}
-	if c.FailedMaxLen == 0 {
-		c.FailedMaxLen = failures.DefaultMaxLen
+	if c.RejectedMaxLen == 0 {
+		c.RejectedMaxLen = failures.DefaultMaxLen
 	}
 	if c.MaxCommit == 0 {
 		c.MaxCommit = 4096
@@ -69,8 +73,8 @@ func (c Config) Validate() error {
 	if c.DedupeTTL < time.Second {
 		errs = append(errs, errors.New("dedupe TTL must be ≥ 1s"))
 	}
-	if c.MaxBody < 1 || c.MaxBatch < 1 || c.MaxCommit < 1 || c.Committers < 1 || c.FailedMaxLen < 1 {
-		errs = append(errs, errors.New("max body, max batch, max commit, committers and failed max len must be ≥ 1"))
+	if c.MaxBody < 1 || c.MaxBatch < 1 || c.MaxCommit < 1 || c.Committers < 1 || c.RejectedMaxLen < 1 {
+		errs = append(errs, errors.New("max body, max batch, max commit, committers and rejected max len must be ≥ 1"))
 	}
 	if c.MaxFuture < 0 || c.RetryAfter < 0 {
 		errs = append(errs, errors.New("max future and retry after must not be negative"))

@@ -23,27 +23,30 @@ var errStopping = &events.Error{Code: "shutting_down", Message: "the server is s
 
 // Handler serves the ingest API on top of a Writer.
 type Handler struct {
-	w    *Writer
-	cfg  Config
-	m    *Metrics
-	log  *slog.Logger
-	jobs sync.Pool // *job: a request's items and failure records, reused
-	out  sync.Pool // *[]byte: answer buffers
+	w     *Writer
+	types *typeRegistry
+	cfg   Config
+	m     *Metrics
+	log   *slog.Logger
+	jobs  sync.Pool // *job: a request's items and failure records, reused
+	out   sync.Pool // *[]byte: answer buffers
 }
 
 // NewHandler returns the API of w; cfg should be the writer's.
 func NewHandler(w *Writer, cfg Config, m *Metrics, log *slog.Logger) *Handler {
 	h := &Handler{w: w, cfg: cfg.withDefaults(), m: m, log: log}
+	h.types = newTypeRegistry(w.rdb, h.cfg.MaxTypes)
 	h.jobs.New = func() any { return &job{done: make(chan struct{}, 1)} }
 	h.out.New = func() any { return new([]byte) }
 	return h
 }
 
 // Mount adds the routes to r, the /v1 group behind the API-key check:
-// POST /events and POST /videos/:id/likes.
+// POST /events and POST /videos/:id/likes. A like must be declared application/json even
+// without a body: a bodiless cross-site form post would otherwise count.
 func (h *Handler) Mount(r gin.IRoutes) {
 	r.POST("/events", h.postEvents)
-	r.POST("/videos/:id/likes", h.postLike)
+	r.POST("/videos/:id/likes", httpapi.RequireJSON, h.postLike)
 }
 
 func (h *Handler) postEvents(c *gin.Context) {
@@ -106,8 +109,18 @@ func (h *Handler) postLike(c *gin.Context) {
 func (h *Handler) ingest(c *gin.Context, j *job, recv time.Time) {
 	rid := httpapi.RequestID(c)
 	for i := range j.items {
-		it := &j.items[i]
-		if it.check(recv, &h.cfg); it.status == rejected {
+		j.items[i].check(recv, &h.cfg)
+	}
+	if err := h.types.admit(c.Request.Context(), j.items, recv); err != nil {
+		h.log.Warn("ingest: type registry unavailable; answering 503", "err", err)
+		for i := range j.items {
+			if it := &j.items[i]; it.status == pending {
+				it.status, it.err = failed, errRedisDown
+			}
+		}
+	}
+	for i := range j.items {
+		if it := &j.items[i]; it.status == rejected {
 			j.failures = append(j.failures, events.Failure{
 				Stage:  "ingest",
 				Reason: it.err.Code + ": " + it.err.Message,
@@ -145,13 +158,24 @@ func (h *Handler) ingest(c *gin.Context, j *job, recv time.Time) {
 	}
 }
 
+// firstFailure is the error of the answer: unconfirmed when any item may be stored (the more
+// cautious reading for a client that retries the whole request), else the first item's.
 func (h *Handler) firstFailure(items []item) *events.Error {
+	var first *events.Error
 	for i := range items {
-		if items[i].status == failed {
-			return items[i].err
+		if it := &items[i]; it.status == failed {
+			if it.err == errUnconfirmed {
+				return it.err
+			}
+			if first == nil {
+				first = it.err
+			}
 		}
 	}
-	return errRedisDown
+	if first == nil {
+		return errRedisDown
+	}
+	return first
 }
 
 // malformed answers a body that cannot be split into events, after recording it in the

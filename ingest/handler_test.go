@@ -53,7 +53,7 @@ func TestLimitsAndAnswers(t *testing.T) {
 	}{
 		{"one event", "application/json", []byte(ok), nil, 202, "", []string{"accepted"}},
 		{"charset param", "application/json; charset=UTF-8", []byte(ok), nil, 202, "", []string{"accepted"}},
-		{"no content type", "", []byte(ok), nil, 202, "", []string{"accepted"}},
+		{"no content type", "", []byte(ok), nil, 415, "unsupported_media_type", nil}, // a cross-site page can send one without a preflight
 		{"partial batch", "application/json", []byte("[" + ok + "," + bad + "," + ok + "]"), nil, 202, "",
 			[]string{"accepted", "rejected", "accepted"}},
 		{"batch at limit", "application/x-ndjson", []byte(ok + "\n" + ok + "\n" + ok), nil, 202, "", []string{"accepted", "accepted", "accepted"}},
@@ -115,14 +115,14 @@ func TestLimitsAndAnswers(t *testing.T) {
 	}
 }
 
-// Rejected items and malformed bodies land in the failure stream with their reason.
+// Rejected items and malformed bodies land in the rejected-input store with their reason.
 func TestRejectionsRecorded(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	post(t, f.url+"/v1/events", "application/json", []byte(`[{"type":"t","subject":"s"},{"type":"BAD","subject":"s"}]`))
 	post(t, f.url+"/v1/events", "application/x-ndjson", []byte(`{"type":"t"`))
 	post(t, f.url+"/v1/events", "application/json", []byte(`{"oops"`+strings.Repeat(" ", 10000)))
-	msgs, err := f.rdb.XRange(context.Background(), events.FailedStream, "-", "+").Result()
+	msgs, err := f.rdb.XRange(context.Background(), events.RejectedStream, "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,13 +153,16 @@ func TestLike(t *testing.T) {
 		status               int
 		code                 string
 	}{
-		{"no body", "/v1/videos/v-1/likes", "", "", 202, ""},
+		{"no body", "/v1/videos/v-1/likes", "application/json", "", 202, ""},
+		{"no content type", "/v1/videos/v-1/likes", "", "", 415, "unsupported_media_type"}, // a bodiless cross-site form post
+		{"text/plain", "/v1/videos/v-1/likes", "text/plain", `{"id":"like-2"}`, 415, "unsupported_media_type"},
+		{"cloudevent", "/v1/videos/v-1/likes", "application/cloudevents+json", `{"id":"like-3"}`, 415, "unsupported_media_type"},
 		{"with id and data", "/v1/videos/v-1/likes", "application/json", `{"id":"like-1","data":{"user":"u1"},"time":"2026-01-01T00:00:00Z"}`, 202, ""},
 		{"same id again", "/v1/videos/v-1/likes", "application/json", `{"id":"like-1"}`, 200, ""},
 		{"type in body is ignored", "/v1/videos/v-2/likes", "application/json", `{"type":5,"subject":"x"}`, 202, ""},
 		{"bad id", "/v1/videos/v-1/likes", "application/json", `{"id":"no spaces"}`, 400, "invalid_id"},
 		{"not an object", "/v1/videos/v-1/likes", "application/json", `[1]`, 400, "malformed_body"},
-		{"subject too long", "/v1/videos/" + strings.Repeat("v", 129) + "/likes", "", "", 400, "invalid_subject"},
+		{"subject too long", "/v1/videos/" + strings.Repeat("v", 129) + "/likes", "application/json", "", 400, "invalid_subject"},
 	}
 	for _, tc := range cases {
 		r := post(t, f.url+tc.path, tc.ct, []byte(tc.body))

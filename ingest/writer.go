@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -24,10 +25,17 @@ var appendScript = redis.NewScript(appendSrc)
 // errClosed answers requests that arrive after the writer began to stop.
 var errClosed = errors.New("ingest writer stopped")
 
-// Outcomes of events Redis could not take; shared, never modified.
+// Outcomes of events Redis did not take; shared, never modified. Each says whether the event
+// may be stored after all, because that decides whether a client may resend an event without
+// an id (docs/ingest.md, "Retrying safely").
 var (
-	errRedisDown   = &events.Error{Code: "redis_unavailable", Message: "redis did not confirm the append; retry later"}
-	errBacklogFull = &events.Error{Code: "backlog_full", Message: "the partition's backlog is over its limit; retry later"}
+	// errRedisDown: the append never reached Redis (no connection) or Redis refused it before
+	// running it (MOVED, LOADING, CLUSTERDOWN…): not stored, resending is safe.
+	errRedisDown = &events.Error{Code: "redis_unavailable", Message: "redis is unavailable; the event was not stored: retry later"}
+	// errUnconfirmed: the append was sent and its reply lost (timeout, reset): it may be
+	// stored. Resending with the same id is safe; an event without id may count twice.
+	errUnconfirmed = &events.Error{Code: "unconfirmed", Message: "redis did not confirm the append: the event may or may not be stored; resend it with the same id"}
+	errBacklogFull = &events.Error{Code: "backlog_full", Message: "the partition's backlog is over its limit; the event was not stored: retry later"}
 )
 
 // Writer group-commits events: requests queue their items, and a committer sends everything
@@ -196,7 +204,7 @@ func (c *committer) commit(ctx context.Context, batch []*job) {
 	}
 	for _, j := range batch {
 		for _, f := range j.failures {
-			pipe.XAdd(ctx, failures.Args(f, w.cfg.FailedMaxLen))
+			pipe.XAdd(ctx, failures.RejectArgs(f, w.cfg.RejectedMaxLen))
 		}
 	}
 	start := time.Now()
@@ -275,7 +283,7 @@ func (c *committer) retry(ctx context.Context) ([]redis.Cmder, error) {
 func (w *Writer) settle(p *partition) {
 	res, err := p.cmd.Result()
 	if err != nil {
-		settleAll(p.items, errRedisDown)
+		settleAll(p.items, outcome(err))
 		return
 	}
 	switch v := res.(type) {
@@ -284,7 +292,7 @@ func (w *Writer) settle(p *partition) {
 	case []any:
 		if len(v) != len(p.items) {
 			w.log.Error("ingest: append.lua answered the wrong number of results", "want", len(p.items), "got", len(v))
-			settleAll(p.items, errRedisDown)
+			settleAll(p.items, errUnconfirmed)
 			return
 		}
 		for i, it := range p.items {
@@ -300,7 +308,25 @@ func (w *Writer) settle(p *partition) {
 			}
 		}
 	default:
-		settleAll(p.items, errRedisDown)
+		settleAll(p.items, errUnconfirmed)
+	}
+}
+
+// outcome tells a call that certainly did not run from one that may have: only an error
+// raised before the command was written (no connection, pool exhausted, client closed), or an
+// error reply of Redis itself (the script did not run, or failed before writing: append.lua
+// settles every write's error per event), proves that nothing was stored.
+func outcome(err error) *events.Error {
+	var rerr redis.Error
+	var nerr *net.OpError
+	switch {
+	case errors.As(err, &rerr):
+		return errRedisDown
+	case errors.As(err, &nerr) && nerr.Op == "dial",
+		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed):
+		return errRedisDown
+	default:
+		return errUnconfirmed
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/testenv"
 )
@@ -190,4 +192,51 @@ func postRaw(url, body string) (int, error) {
 	}
 	res.Body.Close()
 	return res.StatusCode, nil
+}
+
+// An append whose reply is lost may be stored: the answer says so (503 unconfirmed), gives
+// out the client's id (resending it is safe: it comes back duplicate) but no server-assigned
+// id, which is not dedupe-protected and would count the event twice if sent again.
+func TestLostReplyIsUnconfirmed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Partitions: 1})
+	lost := &testenv.LostReply{Match: testenv.ArgsContain(events.Stream(0))}
+	lost.Times.Store(1)
+	f.w.rdb.(*redis.Client).AddHook(lost)
+	body := []byte(`[{"id":"k1","type":"t","subject":"s"},{"type":"t","subject":"s"}]`)
+	r := post(t, f.url+"/v1/events", "application/json", body)
+	if r.status != http.StatusServiceUnavailable || r.err.Code != "unconfirmed" || r.retryAfter == "" {
+		t.Fatalf("lost reply: %d %q retry-after %q", r.status, r.err.Code, r.retryAfter)
+	}
+	res := r.err.Details.Results
+	if res[0].ID != "k1" || res[0].Status != "failed" || res[1].ID != "" || res[1].Status != "failed" {
+		t.Fatalf("results %+v: want k1 failed with its id, the id-less event failed without one", res)
+	}
+	stored := testenv.StoredEvents(t, f.rdb, 1)
+	n := 0
+	for _, entries := range stored {
+		n += len(entries)
+	}
+	if n != 2 || len(stored["k1"]) != 1 {
+		t.Fatalf("stored %v: the lost reply's appends did run", stored)
+	}
+	if r := post(t, f.url+"/v1/events", "application/json", []byte(`{"id":"k1","type":"t","subject":"s"}`)); r.status != http.StatusOK || r.body.Duplicates != 1 {
+		t.Fatalf("resend of k1: %d %+v", r.status, r.body)
+	}
+}
+
+// Types beyond PULSE_MAX_TYPES are refused with their own code; known types keep flowing.
+func TestMaxTypes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{Partitions: 1, MaxTypes: 2})
+	r := post(t, f.url+"/v1/events", "application/json", []byte(`[{"type":"a","subject":"s"},{"type":"b","subject":"s"},{"type":"c","subject":"s"}]`))
+	if r.status != http.StatusAccepted || r.body.Accepted != 2 || r.body.Results[2].Error == nil || r.body.Results[2].Error.Code != "too_many_types" {
+		t.Fatalf("third type: %d %+v", r.status, r.body)
+	}
+	if r := post(t, f.url+"/v1/events", "application/json", []byte(`{"type":"a","subject":"s"}`)); r.status != http.StatusAccepted {
+		t.Fatalf("known type: %d", r.status)
+	}
+	if n := f.rdb.ZCard(context.Background(), events.TypesKey).Val(); n != 2 {
+		t.Fatalf("%d registered types, want 2", n)
+	}
 }

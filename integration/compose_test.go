@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -305,4 +306,38 @@ func hasVolume(s types.ServiceConfig, source, target string) bool {
 	return slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool {
 		return v.Type == types.VolumeTypeVolume && v.Source == source && v.Target == target
 	})
+}
+
+// The gateway is the only way in, so every Pulse role trusts its X-Forwarded-For (the live
+// connection caps count clients by it): the trusted address must be the gateway's, fixed in a
+// subnet whose dynamic range the replicas take their addresses from and which excludes it.
+func TestComposeTrustedProxies(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, true)
+	if err != nil {
+		t.Fatalf("compose.yaml does not load: %v", err)
+	}
+	gw := service(t, p, "gateway")
+	nc := gw.Networks["default"]
+	if nc == nil || nc.Ipv4Address == "" {
+		t.Fatalf("gateway networks %+v: want a fixed ipv4_address on the default network", gw.Networks)
+	}
+	addr, err := netip.ParseAddr(nc.Ipv4Address)
+	if err != nil {
+		t.Fatalf("gateway ipv4_address %q: %v", nc.Ipv4Address, err)
+	}
+	pools := p.Networks["default"].Ipam.Config
+	if len(pools) != 1 {
+		t.Fatalf("default network ipam %+v: want one pool", p.Networks["default"].Ipam)
+	}
+	subnet, err1 := netip.ParsePrefix(pools[0].Subnet)
+	dynamic, err2 := netip.ParsePrefix(pools[0].IPRange)
+	if err1 != nil || err2 != nil || !subnet.Contains(addr) || dynamic.Contains(addr) || !subnet.Contains(dynamic.Addr()) {
+		t.Errorf("gateway %s, subnet %q, ip_range %q: want the gateway in the subnet and outside the dynamic range", addr, pools[0].Subnet, pools[0].IPRange)
+	}
+	for _, role := range []string{"ingest", "counter", "indexer", "live"} {
+		if got := env(service(t, p, role), "PULSE_TRUSTED_PROXIES"); got != addr.String() {
+			t.Errorf("%s: PULSE_TRUSTED_PROXIES = %q, want the gateway's %s", role, got, addr)
+		}
+	}
 }

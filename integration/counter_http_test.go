@@ -178,7 +178,7 @@ func TestCounterBadParameters(t *testing.T) {
 }
 
 // TestFailuresAPI lists a dead-lettered entry page by page and replays it with a full key;
-// a browser key may list but not replay.
+// a browser key may do neither: failure records hold what producers sent.
 func TestFailuresAPI(t *testing.T) {
 	t.Parallel()
 	p := counterPulse(t, func(c *app.Config) {
@@ -187,23 +187,35 @@ func TestFailuresAPI(t *testing.T) {
 	})
 	rdb := p.Redis.Client()
 	ctx := t.Context()
-	// Two records: a malformed entry the counter gives up on, and an ingest rejection.
-	bad := &redis.XAddArgs{Stream: events.Stream(1), Values: []string{"id", "x", "type", "video_liked", "subject", "v", "time", "soon", "recv", "1"}}
-	if err := rdb.XAdd(ctx, bad).Err(); err != nil {
-		t.Fatal(err)
+	// Two malformed entries the counter gives up on (dead letters), and an ingest rejection,
+	// which is kept apart.
+	for _, id := range []string{"x", "y"} {
+		bad := &redis.XAddArgs{Stream: events.Stream(1), Values: []string{"id", id, "type", "video_liked", "subject", "v", "time", "soon", "recv", "1"}}
+		if err := rdb.XAdd(ctx, bad).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	call(t, http.MethodPost, p.URL+"/v1/events", "browser-key", map[string]any{"type": "Bad", "subject": "v"}, nil)
 	type listAnswer struct {
 		Failures   []failures.Item `json:"failures"`
+		Rejections []failures.Item `json:"rejections"`
 		NextCursor string          `json:"next_cursor"`
+	}
+	var rejected listAnswer
+	if code := call(t, http.MethodGet, p.URL+"/v1/rejections", "full-key", nil, &rejected); code != http.StatusOK ||
+		len(rejected.Rejections) != 1 || rejected.Rejections[0].Stage != "ingest" {
+		t.Errorf("rejections: %d %+v, want the one ingest rejection", code, rejected)
 	}
 	var page listAnswer
 	testenv.WaitFor(t, 10*time.Second, "two failure records", func() bool {
-		call(t, http.MethodGet, p.URL+"/v1/failures?limit=1", "browser-key", nil, &page)
+		call(t, http.MethodGet, p.URL+"/v1/failures?limit=1", "full-key", nil, &page)
 		return page.NextCursor != ""
 	})
+	if code := call(t, http.MethodGet, p.URL+"/v1/failures?limit=1", "browser-key", nil, nil); code != http.StatusForbidden {
+		t.Errorf("list with a browser key: %d, want 403", code)
+	}
 	var next listAnswer
-	call(t, http.MethodGet, p.URL+"/v1/failures?limit=1&cursor="+page.NextCursor, "browser-key", nil, &next)
+	call(t, http.MethodGet, p.URL+"/v1/failures?limit=1&cursor="+page.NextCursor, "full-key", nil, &next)
 	if len(page.Failures) != 1 || len(next.Failures) != 1 || next.NextCursor != "" || next.Failures[0].ID >= page.Failures[0].ID {
 		t.Fatalf("pages %+v then %+v, want one record each, newest first", page, next)
 	}
@@ -221,5 +233,40 @@ func TestFailuresAPI(t *testing.T) {
 	call(t, http.MethodPost, p.URL+"/v1/failures/replay", "full-key", map[string]any{"ids": []string{"1-1"}}, &res)
 	if len(res.Skipped) != 1 || res.Skipped[0].Reason != "not_found" {
 		t.Errorf("replay of an unknown id: %+v", res)
+	}
+}
+
+// Junk input cannot evict a dead letter: rejected items have their own capped store. On the old
+// main both shared pulse:failed, capped together, and 2,000 invalid items made the dead
+// letter's replay answer not_found.
+func TestRejectedInputNeverEvictsDeadLetters(t *testing.T) {
+	t.Parallel()
+	p := counterPulse(t, func(c *app.Config) { c.FailedMaxLen, c.RejectedMaxLen = 1000, 1000 })
+	rdb := p.Redis.Client()
+	ctx := t.Context()
+	bad := &redis.XAddArgs{Stream: events.Stream(1), Values: []string{"id", "x", "type", "video_liked", "subject", "v", "time", "soon", "recv", "1"}}
+	if err := rdb.XAdd(ctx, bad).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var dead struct {
+		Failures []failures.Item `json:"failures"`
+	}
+	testenv.WaitFor(t, 10*time.Second, "the dead letter", func() bool {
+		call(t, http.MethodGet, p.URL+"/v1/failures", "", nil, &dead)
+		return len(dead.Failures) == 1
+	})
+	junk := make([]map[string]any, 1000)
+	for i := range junk {
+		junk[i] = map[string]any{"type": "Not A Type", "subject": fmt.Sprint(i)}
+	}
+	for range 2 {
+		if code := call(t, http.MethodPost, p.URL+"/v1/events", "", junk, nil); code != http.StatusBadRequest {
+			t.Fatalf("junk: %d", code)
+		}
+	}
+	var res failures.ReplayResult
+	call(t, http.MethodPost, p.URL+"/v1/failures/replay", "", map[string]any{"ids": []string{dead.Failures[0].ID}}, &res)
+	if len(res.Skipped) != 1 || res.Skipped[0].Reason == "not_found" {
+		t.Errorf("the dead letter after 2,000 rejected items: %+v, want it found (skipped only as not replayable)", res)
 	}
 }

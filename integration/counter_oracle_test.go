@@ -125,7 +125,7 @@ func TestCounterOracle(t *testing.T) {
 		}
 		o.checkHistory(t, r, typ)
 	}
-	if items, _, err := failures.List(ctx, rdb, 10, ""); err != nil || len(items) != 0 {
+	if items, _, err := failures.List(ctx, rdb, events.FailedStream, 10, ""); err != nil || len(items) != 0 {
 		t.Errorf("failure stream: %v, %v; want empty", items, err)
 	}
 
@@ -195,20 +195,9 @@ func (o *oracle) post(t *testing.T, url string, batch []postedEvent) {
 	}
 }
 
-// counts are the oracle's window counts at unix ms at: an event of second s is in window w at
-// second n when n−w < s ≤ n.
+// counts are the oracle's window counts at unix ms at.
 func (o *oracle) counts(typ, subject string, at int64, ws []events.Window) []int64 {
-	n := at / 1000
-	out := make([]int64, len(ws))
-	for _, tm := range o.times[[2]string{typ, subject}] {
-		s := tm / 1000
-		for i, w := range ws {
-			if s > n-int64(w.D/time.Second) && s <= n {
-				out[i]++
-			}
-		}
-	}
-	return out
+	return testenv.WindowCounts(at, o.times[[2]string{typ, subject}], ws)
 }
 
 func (o *oracle) checkWindows(t *testing.T, r *counter.Reader, typ string, ws []events.Window) {

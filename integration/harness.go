@@ -18,8 +18,8 @@ import (
 
 // Pulse is one running pulse App of a test.
 type Pulse struct {
-	URL    string // http://127.0.0.1:port
-	Redis  *testenv.Redis
+	URL    string         // http://127.0.0.1:port
+	Redis  *testenv.Redis // nil on a cluster
 	Config app.Config
 	stop   context.CancelFunc
 	done   chan error
@@ -33,11 +33,22 @@ func Start(t testing.TB, redis *testenv.Redis, tune func(*app.Config)) *Pulse {
 	if redis == nil {
 		redis = testenv.StartRedis(t)
 	}
+	p := StartOn(t, redis.URL, tune)
+	p.Redis = redis
+	return p
+}
+
+// StartOn is Start on the Redis (or the cluster seeds) at url.
+func StartOn(t testing.TB, url string, tune func(*app.Config)) *Pulse {
+	t.Helper()
 	cfg := app.Defaults()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.RedisURL = redis.URL
+	cfg.RedisURL = url
 	cfg.DataDir = t.TempDir()
 	cfg.ClaimIdle = 2 * time.Second
+	// Every test client connects from 127.0.0.1: that one address may hold as many live
+	// connections as the process (tests of the per-address cap set it lower).
+	cfg.LiveMaxConnsPerAddr = cfg.LiveMaxConns
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -47,7 +58,7 @@ func Start(t testing.TB, redis *testenv.Redis, tune func(*app.Config)) *Pulse {
 		cancel()
 		t.Fatalf("app.New: %v", err)
 	}
-	p := &Pulse{Redis: redis, Config: cfg, stop: cancel, done: make(chan error, 1)}
+	p := &Pulse{Config: cfg, stop: cancel, done: make(chan error, 1)}
 	go func() { p.done <- a.Run(ctx) }()
 	p.URL = "http://" + a.Addr()
 	t.Cleanup(func() {

@@ -136,8 +136,8 @@ func TestIngestPartialBatchAndDuplicates(t *testing.T) {
 	if n := len(testenv.StoredEvents(t, rdb, p.Config.Partitions)["e-7"]); n != 1 {
 		t.Fatalf("e-7 stored %d times", n)
 	}
-	if n := rdb.XLen(context.Background(), events.FailedStream).Val(); n != 1 {
-		t.Fatalf("%d failure records, want 1", n)
+	if n := rdb.XLen(context.Background(), events.RejectedStream).Val(); n != 1 {
+		t.Fatalf("%d rejected-input records, want 1", n)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +24,8 @@ import (
 )
 
 // One client never reads while 50 others receive every final count; the stuck one is closed
-// with 1008, and the server's memory stays bounded.
+// with 1008. (What a stuck client costs in memory is measured by pulse bench, not here: other
+// tests share the process heap.)
 func TestLiveSlowClient(t *testing.T) {
 	t.Parallel()
 	p := Start(t, nil, liveTune())
@@ -40,9 +40,6 @@ func TestLiveSlowClient(t *testing.T) {
 	for _, c := range readers {
 		c.next(10 * time.Second) // snapshot
 	}
-	var before runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
 
 	const rounds, perSubject = 20, 10
 	for range rounds {
@@ -83,14 +80,6 @@ func TestLiveSlowClient(t *testing.T) {
 	})
 	if code, reason := stuck.closeStatus(30 * time.Second); code != websocket.StatusPolicyViolation || reason != "client too slow" {
 		t.Fatalf("stuck client closed with %v %q, want 1008 client too slow", code, reason)
-	}
-	var after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	grew := int64(after.HeapInuse) - int64(before.HeapInuse)
-	t.Logf("heap in use %d KiB before, %d KiB after (tests run in parallel: an upper bound)", before.HeapInuse>>10, after.HeapInuse>>10)
-	if grew > 64<<20 {
-		t.Errorf("heap grew by %d MiB", grew>>20)
 	}
 }
 

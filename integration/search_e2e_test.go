@@ -15,13 +15,22 @@ import (
 	"github.com/pulsehq/pulse/internal/testenv"
 )
 
-const searchBrowserKey = "search-browser-key"
+const (
+	searchBrowserKey = "search-browser-key"
+	searchFullKey    = "search-full-key"
+)
 
 // searchGet GETs path with the browser key and decodes the answer into v; it returns the status.
 func searchGet(t *testing.T, p *Pulse, path string, v any) int {
 	t.Helper()
+	return searchGetAs(t, p, searchBrowserKey, path, v)
+}
+
+// searchGetAs is searchGet with another key.
+func searchGetAs(t *testing.T, p *Pulse, key, path string, v any) int {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, p.URL+path, nil)
-	req.Header.Set("X-API-Key", searchBrowserKey)
+	req.Header.Set("X-API-Key", key)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +62,7 @@ func TestSearchEndToEnd(t *testing.T) {
 	t.Parallel()
 	p := Start(t, nil, func(c *app.Config) {
 		c.Partitions = 4
-		c.APIKeys = []string{"search-full-key"}
+		c.APIKeys = []string{searchFullKey}
 		c.BrowserKeys = []string{searchBrowserKey}
 	})
 
@@ -106,10 +115,15 @@ func TestSearchEndToEnd(t *testing.T) {
 	if code := postEvents(t, p, `{"type":"Not A Type","subject":"x"}`); code != http.StatusBadRequest {
 		t.Fatalf("invalid event: %d, want 400", code)
 	}
+	// Failure records hold what producers sent: a full key only.
 	testenv.WaitFor(t, 10*time.Second, "the rejected event found among failures", func() bool {
-		searchGet(t, p, "/v1/search/failures?stage=ingest&q=invalid_type", &res)
+		searchGetAs(t, p, searchFullKey, "/v1/search/failures?stage=ingest&q=invalid_type", &res)
 		return res.Total == 1
 	})
+	var body403 httpapi.Body
+	if code := searchGet(t, p, "/v1/search/failures", &body403); code != http.StatusForbidden || body403.Error.Code != "forbidden" {
+		t.Fatalf("failures with a browser key: %d %+v, want 403 forbidden", code, body403)
+	}
 	if res.Facets["stage"]["ingest"] != 1 || res.Hits[0].Stage != "ingest" {
 		t.Fatalf("failures answer %+v", res)
 	}

@@ -269,6 +269,7 @@ func (c *client) run(ctx context.Context, s sink) {
 		case <-ctx.Done():
 			return
 		case <-c.done:
+			c.sendOutbox(ctx, s)
 			s.close(c.code, c.reason)
 			return
 		case <-c.wake:
@@ -278,6 +279,21 @@ func (c *client) run(ctx context.Context, s sink) {
 				c.fail(err)
 			}
 		}
+	}
+}
+
+// sendOutbox writes the error frames queued before the client was stopped: they say why it
+// is being closed (at most ErrorBudget frames, each bounded by the write timeout).
+func (c *client) sendOutbox(ctx context.Context, s sink) {
+	c.mu.Lock()
+	out := c.outbox
+	c.outbox = nil
+	c.mu.Unlock()
+	for _, f := range out {
+		if s.send(ctx, f) != nil {
+			return
+		}
+		c.h.m.frames.WithLabelValues("error").Inc()
 	}
 }
 

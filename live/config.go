@@ -2,8 +2,6 @@ package live
 
 import (
 	"errors"
-	"fmt"
-	"path"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,6 +46,14 @@ type Config struct {
 	// at one per second. A client past it is closed with 1008 "too many bad frames".
 	ErrorBudget int
 
+	// MaxConns caps the open connections (WebSocket and SSE together) of the hub: one more is
+	// refused with 503 server_full and Retry-After. MaxConnsPerAddr caps those of one client
+	// address (gin's ClientIP, so behind a proxy set the engine's trusted proxies): one more is
+	// 429 too_many_connections. 0 means no cap: the process decides (pulse's defaults are
+	// 10,000 and 100).
+	MaxConns        int
+	MaxConnsPerAddr int
+
 	// Registerer receives the hub's metrics (nil: not registered anywhere).
 	Registerer prometheus.Registerer
 }
@@ -59,10 +65,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Partitions < 1 {
 		return c, errors.New("live: partitions must be ≥ 1")
 	}
-	for _, p := range c.AllowedOrigins {
-		if _, err := path.Match(p, ""); err != nil {
-			return c, fmt.Errorf("live: allowed origin %q: %w", p, err)
-		}
+	if c.MaxConns < 0 || c.MaxConnsPerAddr < 0 {
+		return c, errors.New("live: connection caps must be ≥ 0")
 	}
 	set := func(d *time.Duration, def time.Duration) {
 		if *d <= 0 {

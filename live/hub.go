@@ -5,6 +5,7 @@ package live
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/httpapi"
 )
 
 // Hub holds the connected clients and their subscriptions.
@@ -26,6 +28,9 @@ type Hub struct {
 	m     *metrics
 	keys  [][]byte // `,"1m":` per window
 	snaps *snapshotter
+
+	origins *httpapi.Origins
+	conns   *connLimit
 
 	mu        sync.RWMutex
 	bySubject map[subjectKey][]*subjectState
@@ -47,8 +52,13 @@ func New(cfg Config, src Source, log *slog.Logger) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
+	origins, err := httpapi.NewOrigins(cfg.AllowedOrigins) // also checks the patterns' syntax
+	if err != nil {
+		return nil, fmt.Errorf("live: %w", err)
+	}
 	h := &Hub{
 		cfg: cfg, src: src, log: log, m: newMetrics(cfg.Registerer), keys: windowKeys(cfg.Windows),
+		origins: origins, conns: newConnLimit(cfg.MaxConns, cfg.MaxConnsPerAddr),
 		bySubject: make(map[subjectKey][]*subjectState),
 		clients:   make(map[*client]struct{}),
 		groups:    make(map[topKey]*topGroup),

@@ -6,9 +6,11 @@ import (
 	"github.com/pulsehq/pulse/internal/telemetry"
 )
 
-// metrics of a hub. Labels are bounded: transport is ws or sse, op one of the frame ops.
+// metrics of a hub. Labels are bounded: transport is ws or sse, op one of the frame ops, reason
+// one of the two caps.
 type metrics struct {
 	connections  *prometheus.GaugeVec   // transport
+	refused      *prometheus.CounterVec // reason: server_full, too_many_connections
 	frames       *prometheus.CounterVec // op
 	conflated    prometheus.Counter
 	stale        prometheus.Counter
@@ -33,6 +35,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "connections", Help: "Open live connections by transport (ws, sse)."}, []string{"transport"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "connections_refused_total", Help: "Live connections refused by the caps: server_full (the process), too_many_connections (one client address)."},
+			[]string{"reason"}),
 		frames: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "frames_sent_total", Help: "Frames written to clients by op."}, []string{"op"}),
 		conflated:   counter("updates_conflated_total", "Subject changes that replaced counts not yet sent to a subscription."),
@@ -53,8 +58,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "change_delay_seconds", Help: "Time from a change set's at (Redis clock) to the hub applying it (includes clock skew).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
 	}
+	for _, reason := range []string{"server_full", "too_many_connections"} {
+		m.refused.WithLabelValues(reason) // exported at 0 from the start: alerts see a series
+	}
 	if reg != nil {
-		reg.MustRegister(m.connections, m.frames, m.conflated, m.stale, m.slowCloses, m.floodCloses,
+		reg.MustRegister(m.connections, m.refused, m.frames, m.conflated, m.stale, m.slowCloses, m.floodCloses,
 			m.changeSets, m.badChanges, m.resyncs, m.queryErrors, m.snapshot, m.snapshotWait, m.changeDelay)
 	}
 	return m

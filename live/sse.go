@@ -17,9 +17,11 @@ import (
 // ServeSSE is GET /v1/live/sse?type=T&subject=S… (or &top=1m&limit=10, optional &id=): one
 // subscription as Server-Sent Events, each event's data one frame of the WebSocket protocol.
 func (h *Hub) ServeSSE(c *gin.Context) {
-	if !h.admit(c) {
+	release, ok := h.admit(c)
+	if !ok {
 		return
 	}
+	defer release()
 	q := c.Request.URL.Query()
 	r := request{Op: opSubscribe, ID: q.Get("id"), Type: q.Get("type"), Subjects: q["subject"]}
 	if r.ID == "" {

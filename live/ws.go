@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,9 +19,11 @@ import (
 
 // ServeWS is GET /v1/live: the WebSocket protocol of docs/live.md.
 func (h *Hub) ServeWS(c *gin.Context) {
-	if !h.admit(c) {
+	release, ok := h.admit(c)
+	if !ok {
 		return
 	}
+	defer release()
 	if !isUpgrade(c.Request) {
 		c.Header("Upgrade", "websocket")
 		httpapi.Abort(c, httpapi.Errorf(http.StatusUpgradeRequired, "upgrade_required",
@@ -40,44 +39,27 @@ func (h *Hub) ServeWS(c *gin.Context) {
 	h.serveConn(conn)
 }
 
-// admit checks the Origin and that the hub still takes clients; it answers when not.
-func (h *Hub) admit(c *gin.Context) bool {
-	if err := h.checkOrigin(c.Request); err != nil {
+// admit checks the Origin, that the hub still takes clients and that the connection caps leave
+// room; it answers when not. release frees the connection's slot: call it when the handler is
+// done (the connection is gone).
+func (h *Hub) admit(c *gin.Context) (release func(), ok bool) {
+	// Checking here first gives browsers the JSON 403 of every other endpoint; websocket.Accept
+	// checks again with the same rules.
+	if err := h.origins.Check(c.Request); err != nil {
 		httpapi.Abort(c, httpapi.Errorf(http.StatusForbidden, "origin_not_allowed", "%v", err))
-		return false
+		return nil, false
 	}
 	if h.isClosing() {
 		httpapi.Abort(c, httpapi.Unavailable("shutting_down", "this server is shutting down; reconnect", time.Second))
-		return false
+		return nil, false
 	}
-	return true
-}
-
-// checkOrigin allows requests without an Origin (not from a browser), from the same host, and
-// from AllowedOrigins, with the rules of websocket.AcceptOptions.OriginPatterns. Checking here
-// first gives browsers the JSON 403 of every other endpoint.
-func (h *Hub) checkOrigin(r *http.Request) error {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return nil
+	release, reason, err := h.conns.acquire(c.ClientIP())
+	if err != nil {
+		h.m.refused.WithLabelValues(reason).Inc()
+		httpapi.Abort(c, err)
+		return nil, false
 	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("origin %q is not a URL with a host", origin)
-	}
-	if strings.EqualFold(r.Host, u.Host) {
-		return nil
-	}
-	for _, p := range h.cfg.AllowedOrigins {
-		target := u.Host
-		if strings.Contains(p, "://") {
-			target = u.Scheme + "://" + u.Host
-		}
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
-			return nil
-		}
-	}
-	return fmt.Errorf("origin %q is not allowed (PULSE_ALLOWED_ORIGINS)", origin)
+	return release, true
 }
 
 func isUpgrade(r *http.Request) bool {

@@ -23,6 +23,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	p.str(&c.Addr, "addr", c.Addr, "HTTP listen address")
 	p.str(&c.AdminAddr, "admin-addr", c.AdminAddr, "pprof listen address (empty: off)")
 	p.str(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL; several comma-separated for a Redis Cluster")
+	p.dur(&c.RedisTimeout, "redis-timeout", c.RedisTimeout, "longest wait for one Redis read or write; a later reply counts as lost")
 	p.int(&c.Partitions, "partitions", c.Partitions, "stream partitions N (fixed when a deployment is created)")
 	p.str(&c.DataDir, "data-dir", c.DataDir, "directory for local data (embedded search index)")
 	p.str(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
@@ -34,11 +35,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	p.int64(&c.MaxBody, "max-body", c.MaxBody, "largest request body in bytes")
 	p.int(&c.MaxBatch, "max-batch", c.MaxBatch, "most events in one request")
 	p.dur(&c.MaxFuture, "max-future", c.MaxFuture, "how far in the future an event time may be")
+	p.int(&c.MaxTypes, "max-types", c.MaxTypes, "most distinct event types (types idle for 24 h are forgotten); negative = no limit")
 	p.int64(&c.MaxBacklog, "max-backlog", c.MaxBacklog, "stream entries per partition before ingest answers 503")
-	p.int64(&c.FailedMaxLen, "failed-max-len", c.FailedMaxLen, "cap of the failure stream pulse:failed")
+	p.int64(&c.FailedMaxLen, "failed-max-len", c.FailedMaxLen, "dead letters kept in pulse:failed; when full, failing entries stay pending (alarm: pulse_consumer_dead_letter_refused_total)")
+	p.int64(&c.RejectedMaxLen, "rejected-max-len", c.RejectedMaxLen, "rejected input items kept in pulse:rejected (oldest trimmed first)")
 
 	p.dur(&c.ClaimIdle, "claim-idle", c.ClaimIdle, "idle time after which a crashed consumer's entries are reclaimed")
 	p.int(&c.MaxDeliveries, "max-deliveries", c.MaxDeliveries, "deliveries before an entry goes to the failure stream")
+	p.str(&c.ConsumerName, "consumer-name", c.ConsumerName, "name in the consumer groups, stable across restarts (empty: the host name)")
 	p.str(&c.Windows, "windows", c.Windows, "rolling windows, shortest first")
 	p.dur(&c.HistoryRetention, "history-retention", c.HistoryRetention, "how long per-minute history is kept")
 
@@ -49,6 +53,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	p.dur(&c.SearchRetention, "search-retention", c.SearchRetention, "how long events stay searchable")
 	p.int(&c.IndexBatch, "index-batch", c.IndexBatch, "most events per indexing batch")
 	p.dur(&c.IndexWait, "index-wait", c.IndexWait, "longest wait to fill an indexing batch")
+
+	// edge: timeouts, connection caps, security
+	p.list(&c.TrustedProxies, "trusted-proxies", nil, "IPs or CIDRs of proxies whose X-Forwarded-For names the client (unset: none, the peer address)")
+	p.dur(&c.BodyTimeout, "body-timeout", c.BodyTimeout, "time to receive a request body after its headers (else 408)")
+	p.dur(&c.WriteTimeout, "write-timeout", c.WriteTimeout, "time to answer a request that is not a stream, after its headers (plus the body timeout when it has a body)")
+	p.dur(&c.IdleTimeout, "idle-timeout", c.IdleTimeout, "how long a keep-alive connection may wait for its next request")
+	p.int(&c.LiveMaxConns, "live-max-conns", c.LiveMaxConns, "WebSocket and SSE connections per process (past it: 503)")
+	p.int(&c.LiveMaxConnsPerAddr, "live-max-conns-per-addr", c.LiveMaxConnsPerAddr, "WebSocket and SSE connections per client address (past it: 429)")
 
 	if p.err != nil {
 		return c, fs, p.err

@@ -112,3 +112,30 @@ func TestRunCommands(t *testing.T) {
 		t.Error("unknown command: no error")
 	}
 }
+
+func TestParseEdgeConfig(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"PULSE_TRUSTED_PROXIES":         "10.213.7.2, 10.0.0.0/8",
+		"PULSE_BODY_TIMEOUT":            "5s",
+		"PULSE_WRITE_TIMEOUT":           "7s",
+		"PULSE_IDLE_TIMEOUT":            "1m",
+		"PULSE_LIVE_MAX_CONNS":          "500",
+		"PULSE_LIVE_MAX_CONNS_PER_ADDR": "5",
+	}
+	c, _, err := parseConfig([]string{"--live-max-conns-per-addr", "6"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.TrustedProxies, []string{"10.213.7.2", "10.0.0.0/8"}) || c.BodyTimeout != 5*time.Second ||
+		c.WriteTimeout != 7*time.Second || c.IdleTimeout != time.Minute || c.LiveMaxConns != 500 || c.LiveMaxConnsPerAddr != 6 {
+		t.Errorf("got %+v", c)
+	}
+	d, _, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.TrustedProxies != nil || d.BodyTimeout != 30*time.Second || d.LiveMaxConns != 10_000 || d.LiveMaxConnsPerAddr != 100 {
+		t.Errorf("defaults: %+v", d)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
+	"github.com/pulsehq/pulse/internal/httpapi"
 )
 
 // errBrokenKey fails the entries whose counter keys hold a value of the wrong type.
@@ -64,7 +65,7 @@ type groupKey struct {
 func (c *Counter) plan(p int, ds []decoded) *applyCall {
 	k := keysOf(p)
 	call := &applyCall{pos: make([]int, 0, len(ds))}
-	call.keys = append(make([]string, 0, 8+2*len(ds)), events.Stream(p), k.cursor(), k.version(), k.sched(), k.types())
+	call.keys = append(make([]string, 0, 8+2*len(ds)), events.Stream(p), k.cursor(), k.version(), k.due())
 	index := map[string]int{}
 	key := func(name string) int {
 		i, ok := index[name]
@@ -111,7 +112,7 @@ func (c *Counter) plan(p int, ds []decoded) *applyCall {
 		}
 		dead := 0
 		if d.replayOf != "" {
-			dead = key(k.dead(d.replayOf))
+			dead = key(consumers.DeadMarker(events.Stream(p), events.GroupCounter, d.replayOf))
 		}
 		entryArgs = append(entryArgs, d.id, g, dead)
 		call.pos = append(call.pos, d.pos)
@@ -160,13 +161,8 @@ func (c *Counter) apply(ctx context.Context, p int, call *applyCall) (applied, e
 // transient: they say nothing about the entries, which must not be dead-lettered for them.
 func classify(err error) error {
 	var rerr redis.Error
-	if errors.Is(err, errContention) || !errors.As(err, &rerr) {
+	if errors.Is(err, errContention) || !errors.As(err, &rerr) || httpapi.RedisUnavailable(err) {
 		return fmt.Errorf("%w: %w", err, consumers.ErrTransient)
-	}
-	for _, prefix := range []string{"OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS"} {
-		if redis.HasErrorPrefix(err, prefix) {
-			return fmt.Errorf("%w: %w", err, consumers.ErrTransient)
-		}
 	}
 	return err
 }

@@ -42,7 +42,7 @@ type Config struct {
 	// Tick is the period of expiry without new events (default 250 ms).
 	Tick time.Duration
 	// Group configures the consumer group; the counter sets Group, Partitions, Stage and
-	// DeadLetterAck, and defaults Count to DefaultCount.
+	// DeadMarkerTTL, and defaults Count to DefaultCount.
 	Group consumers.Config
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -59,9 +59,6 @@ const (
 	// the batch, and grouping by (subject, second) pays off with more events per call.
 	DefaultCount = 1000
 )
-
-// windowsField records the deployment's windows in events.MetaKey.
-const windowsField = "windows"
 
 func (c Config) withDefaults() (Config, error) {
 	if c.Partitions == 0 {
@@ -96,6 +93,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	g := c.Group
 	g.Group, g.Partitions, g.Stage = events.GroupCounter, c.Partitions, "counter"
+	// A replay counts an entry by consuming its dead marker: the marker must outlive any delay
+	// before an operator replays (a marker gone would make the replay count nothing).
+	g.DeadMarkerTTL = -1
 	if g.Count == 0 {
 		g.Count = DefaultCount
 	}
@@ -129,7 +129,6 @@ func New(rdb redis.UniversalClient, cfg Config) (*Counter, error) {
 	}
 	c := &Counter{rdb: rdb, cfg: cfg, wsec: windowSeconds(cfg.Windows), metrics: newMetrics(cfg.Metrics)}
 	c.settler = &settler{rdb: rdb, wsec: c.wsec, log: cfg.Logger, onPublish: c.metrics.published.WithLabelValues("expiry").Inc}
-	cfg.Group.DeadLetterAck = c.ackDead
 	if c.group, err = consumers.New(rdb, cfg.Group, c); err != nil {
 		return nil, err
 	}
@@ -138,40 +137,17 @@ func New(rdb redis.UniversalClient, cfg Config) (*Counter, error) {
 
 // Run checks the deployment's windows, then consumes and expires until ctx ends.
 func (c *Counter) Run(ctx context.Context) error {
-	if err := c.checkWindows(ctx); err != nil {
+	d := events.Deployment{Partitions: c.cfg.Partitions, Windows: c.cfg.Windows}
+	if err := d.Await(ctx, c.rdb, c.cfg.Logger); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.group.Run(ctx) })
 	g.Go(func() error { return c.settler.run(ctx, c.cfg.Partitions, c.cfg.Tick) })
 	return g.Wait()
-}
-
-// checkWindows records the windows on first start and refuses different ones later. It waits
-// for Redis rather than failing while Redis starts.
-func (c *Counter) checkWindows(ctx context.Context) error {
-	want := canonicalWindows(c.wsec)
-	for {
-		err := c.rdb.HSetNX(ctx, events.MetaKey, windowsField, want).Err()
-		if err == nil {
-			var have string
-			if have, err = c.rdb.HGet(ctx, events.MetaKey, windowsField).Result(); err == nil {
-				if have != want {
-					return fmt.Errorf("this deployment counts windows of %s seconds, this process is configured with %s (PULSE_WINDOWS)", have, want)
-				}
-				return nil
-			}
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		c.cfg.Logger.Warn("counter waiting for redis", "err", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
-	}
 }
 
 // Handle applies a batch: poison entries are failed for the failure stream, the rest go through
@@ -205,28 +181,6 @@ func (c *Counter) Handle(ctx context.Context, b *consumers.Batch) error {
 		c.metrics.published.WithLabelValues("apply").Inc()
 	}
 	return nil
-}
-
-// ackDead acknowledges dead-lettered entries and marks them replayable (deadack.lua).
-func (c *Counter) ackDead(ctx context.Context, p int, ids []string) ([]bool, error) {
-	k := keysOf(p)
-	keys := make([]string, 0, len(ids)+1)
-	keys = append(keys, events.Stream(p))
-	args := make([]any, 0, len(ids)+2)
-	args = append(args, events.GroupCounter, int64(c.cfg.HistoryRetention/time.Second))
-	for _, id := range ids {
-		keys = append(keys, k.dead(id))
-		args = append(args, id)
-	}
-	res, err := deadAckScript.Run(ctx, c.rdb, keys, args...).Int64Slice()
-	if err != nil {
-		return nil, fmt.Errorf("dead ack script: %w", err)
-	}
-	out := make([]bool, len(res))
-	for i, n := range res {
-		out[i] = n == 1
-	}
-	return out, nil
 }
 
 func windowSeconds(ws []events.Window) []int64 {

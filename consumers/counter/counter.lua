@@ -13,7 +13,7 @@
 -- when its leave from w has not been processed yet. Nothing is written before the checks.
 --
 -- Returns {1, applied, skipped, late, published 1/0, bad entry positions...}.
-local stream, cur, ver, sched, types = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local stream, cur, ver, due = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local group, channel, partition = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local retention = tonumber(ARGV[4])
 local nw = tonumber(ARGV[5])
@@ -50,9 +50,11 @@ if x and x > now then -- Redis' clock stepped back: windows never move backwards
   now, ms = x, x * 1000
 end
 
--- A key of the wrong type (someone wrote over it) would fail a write halfway through the
--- script, and Redis does not roll back: check every key first, and leave the entries whose
--- keys are broken pending (they fail and, after MaxDeliveries, go to the failure stream).
+-- A key of the wrong type, or a value a write cannot increment (someone wrote over it), would
+-- fail a write halfway through the script after its XACKs, and Redis does not roll back: the
+-- entries would be acknowledged with no effect. So every key and every value written is
+-- checked first, and the entries whose keys are broken stay pending (they fail and, after
+-- MaxDeliveries, go to the failure stream).
 local typeOK, fresh = {}, {}
 local function is(i, want)
   local ok = typeOK[i]
@@ -64,12 +66,29 @@ local function is(i, want)
   end
   return ok
 end
-if not (is(1, 'stream') and is(2, 'string') and is(3, 'string') and is(4, 'zset') and is(5, 'set')) then
+local function integer(v)
+  return v == false or v == nil or string.match(v, '^%-?%d+$') ~= nil and #v < 19
+end
+local fieldOK = {}
+local function field(i, f)
+  local id = i .. '\0' .. f
+  local ok = fieldOK[id]
+  if ok == nil then
+    ok = fresh[i] or integer(redis.call('HGET', KEYS[i], f))
+    fieldOK[id] = ok
+  end
+  return ok
+end
+if not (is(1, 'stream') and is(2, 'string') and is(3, 'string') and is(4, 'zset')) or not integer(redis.call('GET', ver)) then
   return redis.error_reply('WRONGTYPE counter state of partition ' .. partition .. ' has a key of the wrong type')
 end
 for _, g in ipairs(G) do
   local ok = is(g.s, 'hash') and is(g.f, 'hash') and is(g.ht, 'hash') and is(g.hs, 'hash')
   for i = 0, nw - 1 do ok = ok and is(T[g.t].top + i, 'zset') end
+  if ok then
+    local minute = tostring(math.floor(g.sec / 60) % 60)
+    ok = field(g.s, g.subj) and field(g.f, g.subj) and field(g.ht, minute) and field(g.hs, minute)
+  end
   g.bad = not ok
 end
 
@@ -108,7 +127,7 @@ local function addHistory(key, minute, k, expireAt)
 end
 
 local win, winOrder = {}, {}
-local marked, typeMarked = {}, {}
+local marked = {}
 for _, g in ipairs(G) do
   local k, sec = g.k, g.sec
   if k > 0 then
@@ -123,13 +142,10 @@ for _, g in ipairs(G) do
       late = late + k -- older than the longest window: history only
     else
       redis.call('HINCRBY', KEYS[g.s], g.subj, k)
-      if not marked[sec] then
-        marked[sec] = true
-        redis.call('ZADD', sched, sec, sec)
-      end
-      if not typeMarked[g.t] then
-        typeMarked[g.t] = true
-        redis.call('SADD', types, T[g.t].name)
+      local member = sec .. ':' .. T[g.t].name
+      if not marked[member] then
+        marked[member] = true
+        redis.call('ZADD', due, sec, member)
       end
       if sec > now then
         redis.call('HINCRBY', KEYS[g.f], g.subj, k) -- enters the windows when its second comes

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,7 +151,7 @@ func TestCountsAtOnceAndDecay(t *testing.T) {
 	}
 	testenv.WaitFor(t, 5*time.Second, "entries applied", func() bool { return e.pending() == 0 })
 	at, got := e.counts(r, "video_liked", "v1", "v2")
-	want := [][]int64{expected(at, []int64{now - 1500, now - 3000, now - 6000, now - 10000}, e.windows), {0, 0, 0}}
+	want := [][]int64{testenv.WindowCounts(at, []int64{now - 1500, now - 3000, now - 6000, now - 10000}, e.windows), {0, 0, 0}}
 	if !slices.Equal(got[0], want[0]) || !slices.Equal(got[1], want[1]) {
 		t.Fatalf("at %d (+%d ms): counts %v, want %v", at, at-now, got, want)
 	}
@@ -157,22 +159,6 @@ func TestCountsAtOnceAndDecay(t *testing.T) {
 		_, got := e.counts(r, "video_liked", "v1")
 		return slices.Equal(got[0], []int64{0, 0, 0})
 	})
-}
-
-// expected counts events at times (unix ms) in the windows at `at`, at one-second resolution:
-// an event of second s is in window w at second n when n−w < s ≤ n.
-func expected(at int64, times []int64, ws []events.Window) []int64 {
-	out := make([]int64, len(ws))
-	n := at / 1000
-	for _, tm := range times {
-		s := tm / 1000
-		for i, w := range ws {
-			if s > n-int64(w.D/time.Second) && s <= n {
-				out[i]++
-			}
-		}
-	}
-	return out
 }
 
 // TestWindowBoundaries reads again and again while events from 4 s ago to 2 s ahead cross
@@ -200,7 +186,7 @@ func TestWindowBoundaries(t *testing.T) {
 		reads++
 		empty := true
 		for i, s := range subjects {
-			if want := expected(at, times[s], e.windows); !slices.Equal(got[i], want) {
+			if want := testenv.WindowCounts(at, times[s], e.windows); !slices.Equal(got[i], want) {
 				t.Fatalf("read %d at %d: %s counts %v, want %v", reads, at, s, got[i], want)
 			}
 			empty = empty && slices.Equal(got[i], []int64{0, 0, 0})
@@ -317,13 +303,13 @@ func TestPoisonAndReplay(t *testing.T) {
 	e.add("broken_type", "v1", now)
 	e.add("video_liked", "v1", now)
 	testenv.WaitFor(t, 10*time.Second, "both poison entries dead-lettered", func() bool {
-		items, _, err := failures.List(ctx, e.rdb, 10, "")
+		items, _, err := failures.List(ctx, e.rdb, events.FailedStream, 10, "")
 		return err == nil && len(items) == 2 && e.pending() == 0
 	})
 	if _, got := e.counts(r, "video_liked", "v1"); got[0][0] != 1 {
 		t.Errorf("healthy entry counts %v, want 1", got)
 	}
-	items, _, _ := failures.List(ctx, e.rdb, 10, "")
+	items, _, _ := failures.List(ctx, e.rdb, events.FailedStream, 10, "")
 	for _, it := range items {
 		if it.Stage != "counter" || it.Stream != events.Stream(0) || it.Record["subject"] == "" {
 			t.Errorf("failure record %+v", it)
@@ -352,7 +338,7 @@ func TestPoisonAndReplay(t *testing.T) {
 	if _, got := e.counts(r, "broken_type", "v1"); got[0][0] != 1 {
 		t.Errorf("repaired entry counts %v, want 1", got)
 	}
-	left, _, _ := failures.List(ctx, e.rdb, 10, "")
+	left, _, _ := failures.List(ctx, e.rdb, events.FailedStream, 10, "")
 	if len(left) != 1 {
 		t.Errorf("%d failure records left, want the malformed one", len(left))
 	}
@@ -388,4 +374,95 @@ func TestRefusesOtherWindows(t *testing.T) {
 	if err := c.Run(context.Background()); err == nil {
 		t.Fatal("a counter with other windows ran")
 	}
+}
+
+// Types seen once and gone cost nothing later: settling reads the buckets of the types that
+// hold counts, not of every type the partition has ever seen.
+func TestSettlingIgnoresGoneTypes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1, "1s,2s")
+	e.start(e.config("c1"))
+	r := counter.NewReader(e.rdb, e.n, e.windows)
+	ctx := context.Background()
+	now := e.now()
+	const junk = 300
+	for i := range junk {
+		e.add(fmt.Sprintf("junk_%d", i), "v", now)
+	}
+	testenv.WaitFor(t, 10*time.Second, "junk applied", func() bool { return e.pending() == 0 })
+	testenv.WaitFor(t, 10*time.Second, "junk counts gone", func() bool {
+		_, got := e.counts(r, "junk_0", "v")
+		return slices.Equal(got[0], []int64{0, 0}) && e.rdb.ZCard(ctx, "pulse:{p0}:c:due").Val() == 0
+	})
+	if err := e.rdb.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const live = 5
+	now = e.now()
+	for i := range live {
+		e.add("video_liked", "v", now+int64(i)*300)
+	}
+	testenv.WaitFor(t, 10*time.Second, "live events applied and gone", func() bool {
+		_, got := e.counts(r, "video_liked", "v")
+		return e.pending() == 0 && slices.Equal(got[0], []int64{0, 0})
+	})
+	// Each live event's bucket is read when it enters (if ahead) and when it leaves each
+	// window: a handful of HGETALLs. Reading every type's bucket would take junk per step.
+	stats, err := e.rdb.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := commandCalls(stats, "hgetall")
+	if calls > live*4 {
+		t.Errorf("%d HGETALL calls while %d events of one type came and went, want ≤ %d", calls, live, live*4)
+	}
+	t.Logf("%d HGETALL calls", calls)
+}
+
+// commandCalls reads a command's call count from INFO commandstats.
+func commandCalls(stats, cmd string) int {
+	for line := range strings.SplitSeq(stats, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_"+cmd+":calls="); ok {
+			n, _ := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+			return n
+		}
+	}
+	return 0
+}
+
+// A value counter.lua would increment but cannot (someone wrote a word into a bucket) must be
+// found before the script acknowledges anything: the entry stays pending and, after
+// MaxDeliveries, reaches the failure stream uncounted instead of being acked with no effect.
+func TestCorruptValueIsCheckedBeforeAck(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1, "30s,60s")
+	ctx := context.Background()
+	now := e.now()
+	bucket := fmt.Sprintf("pulse:{p0}:c:s:video_liked:%d", now/1000)
+	if err := e.rdb.HSet(ctx, bucket, "v1", "many").Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.start(e.config("c1"))
+	r := counter.NewReader(e.rdb, e.n, e.windows)
+	e.add("video_liked", "v1", now)
+	e.add("video_liked", "v2", now)
+	testenv.WaitFor(t, 10*time.Second, "the entry on the corrupt value dead-lettered", func() bool {
+		items, _, err := failures.List(ctx, e.rdb, events.FailedStream, 10, "")
+		return err == nil && len(items) == 1 && e.pending() == 0
+	})
+	if _, got := e.counts(r, "video_liked", "v2"); got[0][0] != 1 {
+		t.Errorf("healthy entry counts %v, want 1", got)
+	}
+	// Repaired and replayed, it counts once.
+	if err := e.rdb.HDel(ctx, bucket, "v1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	items, _, _ := failures.List(ctx, e.rdb, events.FailedStream, 10, "")
+	if _, err := failures.Replay(ctx, e.rdb, e.n, []string{items[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, 10*time.Second, "the replay counted", func() bool {
+		_, got := e.counts(r, "video_liked", "v1")
+		return e.pending() == 0 && got[0][1] == 1
+	})
 }

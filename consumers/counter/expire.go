@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,7 +46,7 @@ func (s *settler) settle(ctx context.Context, p int) error {
 		wargs[i] = w
 	}
 	for conflicts := 0; conflicts < maxSettleRounds; {
-		res, err := dueScript.Run(ctx, s.rdb, []string{k.cursor(), k.sched(), k.types()}, wargs...).Slice()
+		res, err := dueScript.Run(ctx, s.rdb, []string{k.cursor(), k.due()}, wargs...).Slice()
 		if err != nil {
 			return fmt.Errorf("due script: %w", err)
 		}
@@ -53,12 +54,11 @@ func (s *settler) settle(ctx context.Context, p int) error {
 			return nil
 		}
 		x, now := res[0].(int64), res[1].(int64)
-		secs, err := toInts(res[2])
+		buckets, err := parseBuckets(res[2:])
 		if err != nil {
 			return err
 		}
-		types := toStrings(res[3])
-		call, target := s.plan(p, x, now, secs, types)
+		call, target := s.plan(p, x, now, buckets)
 		out, err := expireScript.Run(ctx, s.rdb, call.keys, call.args...).Slice()
 		if err != nil {
 			return fmt.Errorf("expire script: %w", err)
@@ -81,65 +81,114 @@ func (s *settler) settle(ctx context.Context, p int) error {
 	return fmt.Errorf("%w: partition %d", errContention, p)
 }
 
-// step is one operation of expire.lua: at second t, bucket second sec enters every window
-// (kind 0) or leaves window kind (1-based).
-type step struct {
-	t, sec int64
-	kind   int
-	last   bool
+// bucket is one schedule member: the buckets of a type at a second.
+type bucket struct {
+	sec int64
+	typ string
 }
 
-// steps lists what happens to the buckets secs between X (excluded) and now, in time order.
-func steps(wsec []int64, x, now int64, secs []int64) []step {
+// parseBuckets reads due.lua's "<second>:<type>" members.
+func parseBuckets(members []any) ([]bucket, error) {
+	out := make([]bucket, len(members))
+	for i, m := range members {
+		s, _ := m.(string)
+		sec, typ, ok := strings.Cut(s, ":")
+		n, err := strconv.ParseInt(sec, 10, 64)
+		if !ok || err != nil || typ == "" {
+			return nil, fmt.Errorf("counter schedule member %q is not <second>:<type>", s)
+		}
+		out[i] = bucket{n, typ}
+	}
+	return out, nil
+}
+
+// step is one operation of expire.lua: at second t, bucket b enters every window (kind 0) or
+// leaves window kind (1-based).
+type step struct {
+	t    int64
+	b    bucket
+	kind int
+	last bool
+}
+
+// steps lists what happens to the buckets between X (excluded) and now, in time order.
+func steps(wsec []int64, x, now int64, buckets []bucket) []step {
 	var out []step
-	for _, s := range secs {
-		if s > x && s <= now {
-			out = append(out, step{t: s, sec: s})
+	for _, b := range buckets {
+		if b.sec > x && b.sec <= now {
+			out = append(out, step{t: b.sec, b: b})
 		}
 		for i, w := range wsec {
-			if t := s + w; t > x && t <= now {
-				out = append(out, step{t: t, sec: s, kind: i + 1, last: i == len(wsec)-1})
+			if t := b.sec + w; t > x && t <= now {
+				out = append(out, step{t: t, b: b, kind: i + 1, last: i == len(wsec)-1})
 			}
 		}
 	}
 	slices.SortFunc(out, func(a, b step) int {
-		return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.kind, b.kind), cmp.Compare(a.sec, b.sec))
+		return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.kind, b.kind), cmp.Compare(a.b.sec, b.b.sec), cmp.Compare(a.b.typ, b.b.typ))
 	})
 	return out
 }
 
 // plan lays out expire.lua's input, cut at a second boundary when the keys would exceed
 // maxExpireKeys. It returns the second the call settles to.
-func (s *settler) plan(p int, x, now int64, secs []int64, types []string) (scriptCall, int64) {
+func (s *settler) plan(p int, x, now int64, buckets []bucket) (scriptCall, int64) {
 	k := keysOf(p)
-	all := steps(s.wsec, x, now, secs)
-	nt := len(types)
-	fixed := 4 + nt*len(s.wsec)
-	room := max((maxExpireKeys-fixed)/max(nt, 1), 1)
-	target, n := now, len(all)
-	if n > room {
-		// Stop before the first second that does not fit whole (take one second at least).
-		n = room
-		for n > 0 && all[n].t == all[n-1].t {
-			n--
+	all := steps(s.wsec, x, now, buckets)
+	const fixed = 3
+	nw := len(s.wsec)
+	// Keys of the first n steps: one each, plus nw leaderboards per type not seen before.
+	types := map[string]int{}
+	var order []string
+	n, used := 0, fixed
+	for n < len(all) {
+		cost := 1
+		if _, ok := types[all[n].b.typ]; !ok {
+			cost += nw
 		}
-		if n == 0 {
-			for n < len(all) && all[n].t == all[0].t {
-				n++
+		if used+cost > maxExpireKeys && n > 0 {
+			break
+		}
+		if _, ok := types[all[n].b.typ]; !ok {
+			types[all[n].b.typ] = len(order) + 1
+			order = append(order, all[n].b.typ)
+		}
+		used += cost
+		n++
+	}
+	target := now
+	if n < len(all) {
+		// Stop before the first second that does not fit whole (take one second at least).
+		cut := n
+		for cut > 0 && all[cut].t == all[cut-1].t {
+			cut--
+		}
+		if cut == 0 {
+			for cut < len(all) && all[cut].t == all[0].t {
+				cut++
 			}
 		}
+		n = cut
 		if n < len(all) {
 			target = all[n].t - 1
 		}
+		// Keep only the types the kept steps use.
+		types, order = map[string]int{}, order[:0]
+		for _, st := range all[:n] {
+			if _, ok := types[st.b.typ]; !ok {
+				types[st.b.typ] = len(order) + 1
+				order = append(order, st.b.typ)
+			}
+		}
 	}
-	c := scriptCall{keys: make([]string, 0, fixed+n*nt)}
-	c.keys = append(c.keys, k.cursor(), k.version(), k.sched(), k.types())
-	c.args = append(make([]any, 0, 8+len(s.wsec)+2*nt+4*n), x, target, events.Changes(p), p, len(s.wsec))
+	c := scriptCall{keys: make([]string, 0, fixed+nw*len(order)+n)}
+	c.keys = append(c.keys, k.cursor(), k.version(), k.due())
+	c.args = append(make([]any, 0, 8+nw+2*len(order)+5*n), x, target, events.Changes(p), p, nw)
 	for _, w := range s.wsec {
 		c.args = append(c.args, w)
 	}
-	c.args = append(c.args, nt)
-	for _, typ := range types {
+	c.args = append(c.args, len(order))
+	for _, typ := range order {
 		c.args = append(c.args, typ, len(c.keys)+1)
 		for _, w := range s.wsec {
 			c.keys = append(c.keys, k.top(w, typ))
@@ -151,14 +200,12 @@ func (s *settler) plan(p int, x, now int64, secs []int64, types []string) (scrip
 		if st.last {
 			last = 1
 		}
-		c.args = append(c.args, st.kind, st.sec, last, len(c.keys)+1)
-		for _, typ := range types {
-			if st.kind == 0 {
-				c.keys = append(c.keys, k.future(typ, st.sec))
-			} else {
-				c.keys = append(c.keys, k.bucket(typ, st.sec))
-			}
+		key := k.bucket(st.b.typ, st.b.sec)
+		if st.kind == 0 {
+			key = k.future(st.b.typ, st.b.sec)
 		}
+		c.keys = append(c.keys, key)
+		c.args = append(c.args, st.kind, st.b.sec, last, types[st.b.typ], len(c.keys))
 	}
 	return c, target
 }
@@ -190,27 +237,4 @@ func (s *settler) run(ctx context.Context, partitions int, tick time.Duration) e
 			failing = false
 		}
 	}
-}
-
-func toInts(v any) ([]int64, error) {
-	items, _ := v.([]any)
-	out := make([]int64, len(items))
-	for i, it := range items {
-		s, _ := it.(string)
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("counter schedule member %q: %w", s, err)
-		}
-		out[i] = n
-	}
-	return out, nil
-}
-
-func toStrings(v any) []string {
-	items, _ := v.([]any)
-	out := make([]string, len(items))
-	for i, it := range items {
-		out[i], _ = it.(string)
-	}
-	return out
 }

@@ -3,16 +3,17 @@
 --
 -- For each step in time order: "enter" adds the future part of a bucket (c:f) to every window
 -- when its second comes; "leave w" subtracts a bucket from window w when the bucket's second
--- falls out of it, and the last window's leave deletes the bucket. A step has one key per type.
--- The call is a compare-and-set on X and on the number of types: a concurrent settle or a new
--- type since due.lua ran makes it return {0} without effect, and the caller plans again.
+-- falls out of it, and the last window's leave deletes the bucket and its schedule member. A
+-- step is one (type, second) bucket. The call is a compare-and-set on X: a concurrent settle
+-- since due.lua ran makes it return {0} without effect, and the caller plans again (while X is
+-- behind the clock counter.lua refuses to run, so no bucket appears meanwhile).
 -- Publishes the new counts of every subject it moved.
 --
--- KEYS: cursor, version, sched, types, then the top keys (nw per type), then the step keys.
+-- KEYS: cursor, version, due, then the top keys (nw per type), then the step keys.
 -- ARGV: X, target, channel, partition, nw, W..., nt, (type, top base)..., ns,
---       (kind 0=enter or window index, second, last leave 1/0, key base)...
+--       (kind 0=enter or window index, second, last leave 1/0, type index, step key)...
 -- Returns {1, version, corrupt key names...} or {0}.
-local cur, ver, sched, types = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local cur, ver, due = KEYS[1], KEYS[2], KEYS[3]
 local x, target = tonumber(ARGV[1]), tonumber(ARGV[2])
 local channel, partition = ARGV[3], tonumber(ARGV[4])
 local nw = tonumber(ARGV[5])
@@ -27,7 +28,7 @@ end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1])
 local ms = now * 1000 + math.floor(tonumber(clock[2]) / 1000)
-if tonumber(redis.call('GET', cur)) ~= x or redis.call('SCARD', types) ~= nt or now < target then
+if tonumber(redis.call('GET', cur)) ~= x or now < target then
   return {0}
 end
 
@@ -57,35 +58,35 @@ end
 
 local ns = tonumber(ARGV[a]); a = a + 1
 for _ = 1, ns do
-  local kind, sec, last, base = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2] == '1', tonumber(ARGV[a + 3])
-  a = a + 4
-  for t = 1, nt do
-    local key = base + t - 1
-    if is(key, 'hash') then
-      local kv = redis.call('HGETALL', KEYS[key])
-      for j = 1, #kv, 2 do
-        local subj, k = kv[j], tonumber(kv[j + 1])
-        if kind == 0 then
-          for i = 0, nw - 1 do
-            if is(T[t].top + i, 'zset') then
-              redis.call('ZINCRBY', KEYS[T[t].top + i], k, subj)
-            end
-          end
-        elseif is(T[t].top + kind - 1, 'zset') then
-          local top = KEYS[T[t].top + kind - 1]
-          if tonumber(redis.call('ZINCRBY', top, -k, subj)) <= 0 then
-            redis.call('ZREM', top, subj)
+  local kind, sec, last = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2] == '1'
+  local t, key = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  a = a + 5
+  if is(key, 'hash') then
+    local kv = redis.call('HGETALL', KEYS[key])
+    for j = 1, #kv, 2 do
+      local subj, k = kv[j], tonumber(kv[j + 1])
+      if not k then
+        corrupt[#corrupt + 1] = KEYS[key] .. ' ' .. subj
+      elseif kind == 0 then
+        for i = 0, nw - 1 do
+          if is(T[t].top + i, 'zset') then
+            redis.call('ZINCRBY', KEYS[T[t].top + i], k, subj)
           end
         end
-        touch(t, subj)
+      elseif is(T[t].top + kind - 1, 'zset') then
+        local top = KEYS[T[t].top + kind - 1]
+        if tonumber(redis.call('ZINCRBY', top, -k, subj)) <= 0 then
+          redis.call('ZREM', top, subj)
+        end
       end
-      if kind == 0 or last then
-        redis.call('DEL', KEYS[key])
-      end
+      touch(t, subj)
+    end
+    if kind == 0 or last then
+      redis.call('DEL', KEYS[key])
     end
   end
   if last then
-    redis.call('ZREM', sched, sec)
+    redis.call('ZREM', due, sec .. ':' .. T[t].name)
   end
 end
 redis.call('SET', cur, target)

@@ -3,6 +3,7 @@ package counter
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -54,7 +55,7 @@ func (a *API) windows(c *gin.Context) {
 	}
 	at, counts, _, err := a.Reader.Windows(c.Request.Context(), typ, subjects)
 	if err != nil {
-		httpapi.Abort(c, err)
+		abort(c, err)
 		return
 	}
 	names := events.Names(a.Reader.windows)
@@ -133,7 +134,7 @@ func (a *API) top(c *gin.Context) {
 	}
 	at, entries, err := a.Reader.Top(c.Request.Context(), typ, w, limit)
 	if err != nil {
-		httpapi.Abort(c, err)
+		abort(c, err)
 		return
 	}
 	out := make([]topEntry, len(entries))
@@ -202,7 +203,7 @@ func (a *API) counts(c *gin.Context) {
 	}
 	rg, err := a.Reader.History(c.Request.Context(), typ, s, from, to, step)
 	if err != nil {
-		httpapi.Abort(c, err)
+		abort(c, err)
 		return
 	}
 	ans := countsAnswer{Type: typ, Subject: subject, From: rg.From, To: rg.To, Count: rg.Count}
@@ -242,4 +243,13 @@ func timeParam(c *gin.Context, name string) (int64, bool) {
 		return 0, false
 	}
 	return ms, true
+}
+
+// abort answers a failed read: counts that keep moving while being settled are a 503 to retry,
+// like Redis being unavailable.
+func abort(c *gin.Context, err error) {
+	if errors.Is(err, errContention) {
+		err = httpapi.Unavailable("busy", "counts are being settled by other processes; retry", time.Second)
+	}
+	httpapi.Abort(c, err)
 }

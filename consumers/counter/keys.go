@@ -12,22 +12,19 @@ import (
 //
 //	c:x                        string  settled second X: windows are exact at X
 //	c:v                        string  change-set version, INCR'd with every publish
-//	c:sched                    zset    seconds that hold buckets (score = member = second)
-//	c:types                    set     types seen in the partition
+//	c:due                      zset    "<sec>:<type>" of every bucket (score = second), until it leaves the longest window
 //	c:s:<type>:<sec>           hash    bucket: subject → events at that second (until it leaves the longest window)
 //	c:f:<type>:<sec>           hash    the part of a bucket applied before its second came (enters the windows then)
 //	c:top:<wsec>:<type>        zset    leaderboard = window count: subject → events in (X−w, X]
 //	c:ht:<type>:<hour>         hash    history per type: minute of the hour → events
 //	c:hs:<type>:<hour>:<subj>  hash    history per subject: minute of the hour → events
-//	c:dead:<entry id>          string  the entry went to the failure stream uncounted; a replay may count it once
 type keys string
 
 func keysOf(p int) keys { return keys(events.Prefix(p) + "c:") }
 
 func (k keys) cursor() string  { return string(k) + "x" }
 func (k keys) version() string { return string(k) + "v" }
-func (k keys) sched() string   { return string(k) + "sched" }
-func (k keys) types() string   { return string(k) + "types" }
+func (k keys) due() string     { return string(k) + "due" }
 
 func (k keys) bucket(typ string, sec int64) string {
 	return string(k) + "s:" + typ + ":" + strconv.FormatInt(sec, 10)
@@ -48,5 +45,3 @@ func (k keys) typeHistory(typ string, hour int64) string {
 func (k keys) subjectHistory(typ string, hour int64, subject string) string {
 	return string(k) + "hs:" + typ + ":" + strconv.FormatInt(hour, 10) + ":" + subject
 }
-
-func (k keys) dead(entryID string) string { return string(k) + "dead:" + entryID }

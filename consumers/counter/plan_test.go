@@ -14,26 +14,28 @@ import (
 func TestSteps(t *testing.T) {
 	t.Parallel()
 	w := []int64{2, 4, 8}
+	a := func(sec int64) bucket { return bucket{sec, "a"} }
 	cases := []struct {
 		name    string
 		x, now  int64
-		secs    []int64
+		buckets []bucket
 		want    []step
 		comment string
 	}{
-		{"nothing due", 100, 100, []int64{99, 100}, nil, "settled"},
-		{"enter at its second", 100, 101, []int64{101}, []step{{t: 101, sec: 101}}, ""},
-		{"future bucket not yet", 100, 101, []int64{102}, nil, ""},
-		{"leave exactly at sec+w", 101, 102, []int64{100}, []step{{t: 102, sec: 100, kind: 1}}, "100 is in (x-2, x] at 101, not at 102"},
-		{"last leave deletes", 107, 108, []int64{100}, []step{{t: 108, sec: 100, kind: 3, last: true}}, ""},
-		{"already left everything", 108, 110, []int64{100}, nil, ""},
-		{"catch-up orders by time then kind", 100, 104, []int64{100, 102},
-			[]step{{t: 102, sec: 102}, {t: 102, sec: 100, kind: 1}, {t: 104, sec: 102, kind: 1}, {t: 104, sec: 100, kind: 2}}, "enter before leaves"},
+		{"nothing due", 100, 100, []bucket{a(99), a(100)}, nil, "settled"},
+		{"enter at its second", 100, 101, []bucket{a(101)}, []step{{t: 101, b: a(101)}}, ""},
+		{"future bucket not yet", 100, 101, []bucket{a(102)}, nil, ""},
+		{"leave exactly at sec+w", 101, 102, []bucket{a(100)}, []step{{t: 102, b: a(100), kind: 1}}, "100 is in (x-2, x] at 101, not at 102"},
+		{"last leave deletes", 107, 108, []bucket{a(100)}, []step{{t: 108, b: a(100), kind: 3, last: true}}, ""},
+		{"already left everything", 108, 110, []bucket{a(100)}, nil, ""},
+		{"catch-up orders by time then kind", 100, 104, []bucket{a(100), a(102)},
+			[]step{{t: 102, b: a(102)}, {t: 102, b: a(100), kind: 1}, {t: 104, b: a(102), kind: 1}, {t: 104, b: a(100), kind: 2}}, "enter before leaves"},
+		{"types of one second by name", 100, 101, []bucket{{101, "b"}, {101, "a"}}, []step{{t: 101, b: bucket{101, "a"}}, {t: 101, b: bucket{101, "b"}}}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := steps(w, tc.x, tc.now, tc.secs); !slices.Equal(got, tc.want) {
+			if got := steps(w, tc.x, tc.now, tc.buckets); !slices.Equal(got, tc.want) {
 				t.Errorf("steps = %+v, want %+v %s", got, tc.want, tc.comment)
 			}
 		})
@@ -43,13 +45,14 @@ func TestSteps(t *testing.T) {
 func TestExpirePlanIsCutAtSecondBoundaries(t *testing.T) {
 	t.Parallel()
 	s := &settler{wsec: []int64{1, 2}}
-	var secs []int64
+	var buckets []bucket
 	for sec := int64(1); sec <= 3000; sec++ {
-		secs = append(secs, sec)
+		for _, typ := range []string{"a", "b", "c"} {
+			buckets = append(buckets, bucket{sec, typ})
+		}
 	}
-	types := []string{"a", "b", "c"}
 	for x := int64(0); x < 3002; {
-		call, target := s.plan(0, x, 3002, secs, types)
+		call, target := s.plan(0, x, 3002, buckets)
 		if len(call.keys) > maxExpireKeys {
 			t.Fatalf("call from %d has %d keys", x, len(call.keys))
 		}
@@ -58,11 +61,24 @@ func TestExpirePlanIsCutAtSecondBoundaries(t *testing.T) {
 		}
 		// Every step of the call is at or before target, and every step up to target is in it.
 		// args: x, target, channel, partition, nw, w..., nt, (type, base)..., n, ...
-		n := call.args[6+len(s.wsec)+2*len(types)].(int)
-		if want := len(steps(s.wsec, x, target, secs)); n != want {
+		nt := call.args[5+len(s.wsec)].(int)
+		n := call.args[6+len(s.wsec)+2*nt].(int)
+		if want := len(steps(s.wsec, x, target, buckets)); n != want {
 			t.Fatalf("call (%d, %d] has %d steps, want %d", x, target, n, want)
 		}
 		x = target
+	}
+}
+
+// The plan names the leaderboards of the types it moves, not of every type of the partition.
+func TestExpirePlanTouchesOnlyDueTypes(t *testing.T) {
+	t.Parallel()
+	s := &settler{wsec: []int64{2, 4}}
+	call, _ := s.plan(0, 100, 101, []bucket{{101, "live"}, {50, "gone"}})
+	want := []string{"pulse:{p0}:c:x", "pulse:{p0}:c:v", "pulse:{p0}:c:due",
+		"pulse:{p0}:c:top:2:live", "pulse:{p0}:c:top:4:live", "pulse:{p0}:c:f:live:101"}
+	if !slices.Equal(call.keys, want) {
+		t.Errorf("keys %q, want %q", call.keys, want)
 	}
 }
 
@@ -72,14 +88,13 @@ func TestKeys(t *testing.T) {
 	cases := []struct{ got, want string }{
 		{k.cursor(), "pulse:{p3}:c:x"},
 		{k.version(), "pulse:{p3}:c:v"},
-		{k.sched(), "pulse:{p3}:c:sched"},
-		{k.types(), "pulse:{p3}:c:types"},
+		{k.due(), "pulse:{p3}:c:due"},
 		{k.bucket("video_liked", 1790000000), "pulse:{p3}:c:s:video_liked:1790000000"},
 		{k.future("video_liked", 1790000000), "pulse:{p3}:c:f:video_liked:1790000000"},
 		{k.top(300, "video_liked"), "pulse:{p3}:c:top:300:video_liked"},
 		{k.typeHistory("video_liked", 497222), "pulse:{p3}:c:ht:video_liked:497222"},
 		{k.subjectHistory("video_liked", 497222, "a:b"), "pulse:{p3}:c:hs:video_liked:497222:a:b"},
-		{k.dead("1790000000000-7"), "pulse:{p3}:c:dead:1790000000000-7"},
+		{consumers.DeadMarker(events.Stream(3), events.GroupCounter, "1790000000000-7"), "pulse:{p3}:events:dead:counter:1790000000000-7"},
 	}
 	for _, tc := range cases {
 		if tc.got != tc.want {
@@ -180,7 +195,7 @@ func TestApplyPlanGroups(t *testing.T) {
 	if nt != 2 || ng != 4 {
 		t.Errorf("%d types and %d groups, want 2 and 4", nt, ng)
 	}
-	if !seen["pulse:{p2}:c:dead:5-5"] || !seen["pulse:{p2}:c:top:300:viewed"] || !seen["pulse:{p2}:c:hs:liked:497222:a"] {
+	if !seen["pulse:{p2}:events:dead:counter:5-5"] || !seen["pulse:{p2}:c:top:300:viewed"] || !seen["pulse:{p2}:c:hs:liked:497222:a"] {
 		t.Errorf("keys %v", call.keys)
 	}
 }

@@ -20,15 +20,12 @@ var (
 	windowsSrc string
 	//go:embed top.lua
 	topSrc string
-	//go:embed deadack.lua
-	deadAckSrc string
 
 	applyScript   = redis.NewScript(counterSrc)
 	dueScript     = redis.NewScript(dueSrc)
 	expireScript  = redis.NewScript(expireSrc)
 	windowsScript = redis.NewScript(windowsSrc)
 	topScript     = redis.NewScript(topSrc)
-	deadAckScript = redis.NewScript(deadAckSrc)
 )
 
 // scriptCall is one script run in a pipeline.

@@ -12,9 +12,10 @@ import (
 	"github.com/pulsehq/pulse/internal/search"
 )
 
-// eventDoc turns a partition stream entry into its document; the event id is the document id,
-// so a redelivered entry (or a client's retry) replaces the same document.
-func eventDoc(e consumers.Entry) (search.Doc, error) {
+// eventDoc turns a partition stream entry into its document, keyed by (type, subject, id) as
+// ingest dedupes, so a redelivered entry replaces the same document while events that share a
+// client id across types or subjects stay apart.
+func eventDoc(_ string, e consumers.Entry) (search.Doc, error) {
 	ev, err := events.FromValues(e.Values)
 	if err != nil {
 		return search.Doc{}, err
@@ -22,13 +23,14 @@ func eventDoc(e consumers.Entry) (search.Doc, error) {
 	if len(ev.Data) > 0 && !json.Valid(ev.Data) {
 		return search.Doc{}, fmt.Errorf("%w: data is not JSON", events.ErrMalformed)
 	}
-	return search.Doc{ID: ev.ID, Type: ev.Type, Subject: ev.Subject, Time: ev.Time, Received: ev.Received, Data: ev.Data}, nil
+	return search.Doc{Key: search.EventKey(ev.Type, ev.Subject, ev.ID), ID: ev.ID, Type: ev.Type, Subject: ev.Subject, Time: ev.Time, Received: ev.Received, Data: ev.Data}, nil
 }
 
-// failureDoc turns a failure stream entry into its document: the failure stream entry id is
-// the document id, type and subject come from the failed record, data holds the stream, entry
-// id and record.
-func failureDoc(e consumers.Entry) (search.Doc, error) {
+// failureDoc turns a record of a failure store (dead letters or rejected input) into its
+// document: its id is the record's id in the store (the key adds the store: the two stores'
+// ids may coincide), type and subject come from the failed record, data holds the stream,
+// entry id and record.
+func failureDoc(store string, e consumers.Entry) (search.Doc, error) {
 	f := failures.Decode(e.Values)
 	if f.Stage == "" {
 		return search.Doc{}, fmt.Errorf("%w: failure record without a stage", events.ErrMalformed)
@@ -45,7 +47,7 @@ func failureDoc(e consumers.Entry) (search.Doc, error) {
 		return search.Doc{}, fmt.Errorf("%w: %v", events.ErrMalformed, err)
 	}
 	return search.Doc{
-		ID: e.ID, Type: f.Record[events.FieldType], Subject: f.Record[events.FieldSubject],
+		Key: store + "/" + e.ID, ID: e.ID, Type: f.Record[events.FieldType], Subject: f.Record[events.FieldSubject],
 		Time: f.At, Received: f.At, Data: data, Stage: f.Stage, Reason: f.Reason,
 	}, nil
 }

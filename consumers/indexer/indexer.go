@@ -62,7 +62,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Indexer runs the events pipeline (group events.GroupIndexer over every partition stream) and
-// the failures pipeline (group FailuresGroup over events.FailedStream), each into its own
+// the failures pipeline (group FailuresGroup over the dead letters and the rejected input), each into its own
 // engine, plus their retention sweeps.
 type Indexer struct {
 	pipes []*pipeline
@@ -76,7 +76,7 @@ type pipeline struct {
 	group   *consumers.Group
 	batcher *batcher
 	metrics *metrics
-	decode  func(consumers.Entry) (search.Doc, error)
+	decode  func(stream string, e consumers.Entry) (search.Doc, error)
 	// loops names the stage whose records this pipeline must not send to the failure stream
 	// again when the engine rejects them ("" for none).
 	loops string
@@ -91,11 +91,11 @@ func New(rdb redis.UniversalClient, eventsEngine, failuresEngine search.Engine, 
 		name   string
 		engine search.Engine
 		group  consumers.Config
-		decode func(consumers.Entry) (search.Doc, error)
+		decode func(stream string, e consumers.Entry) (search.Doc, error)
 		loops  string
 	}{
 		{"events", eventsEngine, withGroup(cfg, events.GroupIndexer, nil), eventDoc, ""},
-		{"failures", failuresEngine, withGroup(cfg, FailuresGroup, []string{events.FailedStream}), failureDoc, FailuresGroup},
+		{"failures", failuresEngine, withGroup(cfg, FailuresGroup, []string{events.FailedStream, events.RejectedStream}), failureDoc, FailuresGroup},
 	} {
 		pl := &pipeline{name: p.name, engine: p.engine, decode: p.decode, loops: p.loops,
 			metrics: newMetrics(cfg.Metrics, p.name), log: cfg.Logger.With("index", p.name)}
@@ -139,7 +139,7 @@ func (p *pipeline) handle(ctx context.Context, b *consumers.Batch) error {
 	docs := make([]search.Doc, 0, len(b.Entries))
 	at := make([]int, 0, len(b.Entries)) // docs[j] is b.Entries[at[j]]
 	for i, e := range b.Entries {
-		d, err := p.decode(e)
+		d, err := p.decode(b.Stream, e)
 		if err != nil {
 			b.Fail(i, fmt.Errorf("%w: %v", consumers.ErrSkipRetry, err))
 			continue

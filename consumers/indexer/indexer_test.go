@@ -295,3 +295,28 @@ func TestRetention(t *testing.T) {
 		return f.pending(events.GroupIndexer, partitionStreams()...) == 0 && f.total(f.ev, search.Query{}) == 20
 	})
 }
+
+// Ingest counts one client id once per (type, subject): events that share an id across types
+// or subjects are all stored and counted, so search must find every one of them.
+func TestSharedClientIDsAreDistinctDocuments(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.start(nil)
+	now := time.Now().UnixMilli()
+	f.add(
+		events.Event{ID: "order-1", Type: "order_placed", Subject: "shop-1", Time: now, Received: now},
+		events.Event{ID: "order-1", Type: "order_placed", Subject: "shop-2", Time: now, Received: now},
+		events.Event{ID: "order-1", Type: "order_paid", Subject: "shop-1", Time: now, Received: now},
+	)
+	testenv.WaitFor(t, 10*time.Second, "the three events indexed", func() bool {
+		return f.total(f.ev, search.Query{}) == 3
+	})
+	// Indexing them again (a redelivery) replaces, never adds.
+	f.add(events.Event{ID: "order-1", Type: "order_paid", Subject: "shop-1", Time: now, Received: now})
+	testenv.WaitFor(t, 10*time.Second, "the redelivery indexed", func() bool {
+		return f.pending(events.GroupIndexer, partitionStreams()...) == 0 && f.unread() == 0
+	})
+	if n := f.total(f.ev, search.Query{}); n != 3 {
+		t.Errorf("%d documents, want 3", n)
+	}
+}

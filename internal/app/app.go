@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,16 +26,18 @@ import (
 
 // App is one pulse process.
 type App struct {
-	cfg     Config
-	log     *slog.Logger
-	rdb     redis.UniversalClient
-	reg     *telemetry.Registry
-	keys    *httpapi.Keys
-	windows []events.Window
-	engine  *gin.Engine
-	api     *gin.RouterGroup // /v1
+	cfg       Config
+	log       *slog.Logger
+	rdb       redis.UniversalClient
+	redisOpts redis.UniversalOptions // as connect settled them: every client of the process uses them
+	reg       *telemetry.Registry
+	keys      *httpapi.Keys
+	windows   []events.Window
+	engine    *gin.Engine
+	api       *gin.RouterGroup // /v1
 
 	ready     atomic.Bool
+	readyzLog throttle       // readyz's Redis errors are logged, at most every readyzLogEvery
 	runners   []runner       // long-lived components, stopped after HTTP has drained
 	onStop    []func()       // called when shutdown starts (close WebSockets, …)
 	closers   []func() error // called last
@@ -61,17 +62,25 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if a.keys.Open() {
 		log.Warn("no API keys configured (PULSE_API_KEYS): the API is open to anyone who can reach it")
 	}
+	// Nothing is served or written before the deployment's settings are checked: a process
+	// with another partition count or other windows must not take a single event.
 	var err error
-	if a.rdb, err = newRedis(cfg.RedisURL, nil); err != nil {
-		return nil, err
+	if a.redisOpts, err = connect(ctx, cfg.RedisURL, log); err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
 	}
-	a.closers = append(a.closers, a.rdb.Close)
-	if err := a.prepareRedis(ctx); err != nil {
-		log.Warn("redis not ready at start; will retry", "err", err)
+	a.redisOpts.ReadTimeout, a.redisOpts.WriteTimeout = cfg.RedisTimeout, cfg.RedisTimeout
+	a.rdb = a.newRedis(nil)
+	if err := a.deployment().Await(ctx, a.rdb, log); err != nil {
+		a.close()
+		return nil, err
 	}
 
 	a.engine = httpapi.Engine(log)
 	a.engine.Use(a.reg.Middleware)
+	if err := a.useEdge(); err != nil {
+		a.close()
+		return nil, err
+	}
 	a.engine.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	a.engine.GET("/readyz", a.readyz)
 	a.engine.GET("/metrics", a.reg.Handler())
@@ -99,12 +108,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	return a, nil
 }
 
-// prepareRedis checks the partition count and creates streams and groups; readiness waits on it.
-func (a *App) prepareRedis(ctx context.Context) error {
-	if err := checkPartitions(ctx, a.rdb, a.cfg.Partitions); err != nil {
-		return err
-	}
-	return createGroups(ctx, a.rdb, a.cfg.Partitions)
+func (a *App) deployment() events.Deployment {
+	return events.Deployment{Partitions: a.cfg.Partitions, Windows: a.windows}
 }
 
 func (a *App) readyz(c *gin.Context) {
@@ -115,7 +120,11 @@ func (a *App) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
 	defer cancel()
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		httpapi.Abort(c, httpapi.Unavailable("redis_unavailable", "redis is unreachable: "+err.Error(), time.Second))
+		// The error names Redis's address; /readyz answers anyone, so it goes to the log only.
+		if a.readyzLog.allow(readyzLogEvery) {
+			a.log.Warn("readyz: redis is unreachable", "err", err)
+		}
+		httpapi.Abort(c, httpapi.Unavailable("redis_unavailable", "redis is unreachable", time.Second))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "roles": a.cfg.Roles})
@@ -146,6 +155,7 @@ func (a *App) Run(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           a.engine,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       a.cfg.IdleTimeout, // bodies and answers: httpapi.Deadlines (streams last)
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 	}
 	srv.RegisterOnShutdown(func() {
@@ -200,42 +210,42 @@ func (a *App) Run(ctx context.Context) error {
 	return runErr
 }
 
-// keepReady prepares Redis until it succeeds, then keeps readiness true while Run lasts.
+// keepReady creates the streams and groups (readiness waits for them), then checks the
+// deployment again every few seconds while Run lasts: a Redis that lost its data gets it
+// recorded again, and should the recorded settings now differ (a process with other settings
+// recorded them first), this process stops with an error rather than write under them.
 func (a *App) keepReady(ctx context.Context) error {
+	d := a.deployment()
+	wait := time.Duration(0)
 	for {
-		if err := a.prepareRedis(ctx); err == nil {
-			break
-		} else if ctx.Err() == nil {
-			a.log.Warn("redis not ready", "err", err)
-		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(time.Second):
+		case <-time.After(wait):
+		}
+		wait = time.Second
+		err := d.Record(ctx, a.rdb)
+		if err == nil {
+			err = createGroups(ctx, a.rdb, a.cfg.Partitions)
+		}
+		switch {
+		case errors.Is(err, events.ErrMismatch):
+			return err
+		case err != nil && !a.ready.Load():
+			if ctx.Err() == nil {
+				a.log.Warn("redis not ready", "err", err)
+			}
+		case err != nil: // the components report outages themselves
+			wait = readyCheck
+		default:
+			a.ready.Store(true)
+			wait = readyCheck
 		}
 	}
-	a.ready.Store(true)
-	<-ctx.Done()
-	return nil
 }
 
-func (a *App) serveAdmin(ctx context.Context) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: a.cfg.AdminAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	a.log.Info("admin (pprof) listening", "addr", a.cfg.AdminAddr)
-	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		a.log.Error("admin server", "err", err)
-	}
-}
+// readyCheck is the period of keepReady's checks once ready.
+const readyCheck = 5 * time.Second
 
 func (a *App) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
@@ -254,6 +264,7 @@ func (a *App) addRunner(name string, run func(context.Context) error) {
 // groupConfig is the consumer-group settings every consuming role shares.
 func (a *App) groupConfig() consumers.Config {
 	return consumers.Config{
+		Consumer:      a.cfg.ConsumerName,
 		Partitions:    a.cfg.Partitions,
 		ClaimIdle:     a.cfg.ClaimIdle,
 		MaxDeliveries: a.cfg.MaxDeliveries,

@@ -107,7 +107,9 @@ func (p *pipeline) handle(c *gin.Context) {
 	defer cancel()
 	v, err := p.view(ctx)
 	if err != nil {
-		httpapi.Abort(c, httpapi.Unavailable("redis_unavailable", "cannot read the pipeline from redis: "+err.Error(), time.Second))
+		// The error may name Redis's address: it goes to the log, the client gets the gist.
+		p.log.WarnContext(ctx, "pipeline: read failed", "request_id", httpapi.RequestID(c), "err", err)
+		httpapi.Abort(c, httpapi.Unavailable("redis_unavailable", "cannot read the pipeline from redis", time.Second))
 		return
 	}
 	c.JSON(http.StatusOK, v)

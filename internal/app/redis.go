@@ -2,25 +2,24 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/internal/events"
 )
 
-// newRedis opens a client for url (one node) or a comma-separated list (Redis Cluster).
-// tune adjusts the options, e.g. to switch off retries for non-idempotent writers.
-func newRedis(url string, tune func(*redis.UniversalOptions)) (redis.UniversalClient, error) {
+// parseRedisURL reads one URL (one node, or one seed of a cluster) or several comma-separated
+// (the nodes of a cluster).
+func parseRedisURL(url string) (redis.UniversalOptions, error) {
 	var uo redis.UniversalOptions
 	for i, u := range strings.Split(url, ",") {
 		opt, err := redis.ParseURL(strings.TrimSpace(u))
 		if err != nil {
-			return nil, fmt.Errorf("redis url: %w", err)
+			return uo, fmt.Errorf("redis url: %w", err)
 		}
 		if i == 0 {
 			uo = redis.UniversalOptions{
@@ -36,26 +35,55 @@ func newRedis(url string, tune func(*redis.UniversalOptions)) (redis.UniversalCl
 		uo.Addrs = append(uo.Addrs, opt.Addr)
 	}
 	uo.PoolSize = 64
+	uo.IsClusterMode = len(uo.Addrs) > 1
+	return uo, nil
+}
+
+// connect waits until Redis answers (while ctx lasts), then settles what the URL left open:
+// whether a single seed is a cluster node (a plain client on a cluster gets MOVED for most
+// keys), and that a cluster is not asked for a database other than 0 (it has no other: the
+// index would be dropped silently).
+func connect(ctx context.Context, url string, log interface{ Warn(string, ...any) }) (redis.UniversalOptions, error) {
+	uo, err := parseRedisURL(url)
+	if err != nil {
+		return uo, err
+	}
+	for !uo.IsClusterMode {
+		probe := uo
+		probe.Addrs, probe.DB = uo.Addrs[:1], 0 // a cluster node refuses SELECT
+		c := redis.NewUniversalClient(&probe)
+		info, err := c.Info(ctx, "cluster").Result()
+		_ = c.Close()
+		if err == nil {
+			uo.IsClusterMode = strings.Contains(info, "cluster_enabled:1")
+			break
+		}
+		if ctx.Err() != nil {
+			return uo, ctx.Err()
+		}
+		log.Warn("waiting for redis", "addr", uo.Addrs[0], "err", err)
+		select {
+		case <-ctx.Done():
+			return uo, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	if uo.IsClusterMode && uo.DB != 0 {
+		return uo, fmt.Errorf("redis url: a Redis Cluster has only database 0, the URL asks for %d", uo.DB)
+	}
+	return uo, nil
+}
+
+// newRedis returns a client with the process's Redis options; tune adjusts them, e.g. to switch
+// off retries for non-idempotent writers. It is closed with the App.
+func (a *App) newRedis(tune func(*redis.UniversalOptions)) redis.UniversalClient {
+	uo := a.redisOpts
 	if tune != nil {
 		tune(&uo)
 	}
-	return redis.NewUniversalClient(&uo), nil
-}
-
-// checkPartitions records the partition count on first start and refuses another one later:
-// changing N would move (type, subject) pairs to other partitions and break dedupe and counts.
-func checkPartitions(ctx context.Context, rdb redis.UniversalClient, n int) error {
-	if err := rdb.HSetNX(ctx, events.MetaKey, "partitions", n).Err(); err != nil {
-		return fmt.Errorf("record partitions: %w", err)
-	}
-	got, err := rdb.HGet(ctx, events.MetaKey, "partitions").Result()
-	if err != nil {
-		return fmt.Errorf("read partitions: %w", err)
-	}
-	if have, _ := strconv.Atoi(got); have != n {
-		return fmt.Errorf("this deployment has %d partitions, this process is configured with %d (PULSE_PARTITIONS)", have, n)
-	}
-	return nil
+	c := redis.NewUniversalClient(&uo)
+	a.closers = append(a.closers, c.Close)
+	return c
 }
 
 // createGroups makes every partition stream and both consumer groups, so that entries
@@ -71,5 +99,3 @@ func createGroups(ctx context.Context, rdb redis.UniversalClient, n int) error {
 	}
 	return nil
 }
-
-var errNotReady = errors.New("not ready")

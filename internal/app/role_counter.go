@@ -25,9 +25,10 @@ func (a *App) mountCounter() error {
 	a.addRunner("counter", c.Run)
 
 	// Every counter process trims: passes are idempotent and never cut what a group still needs.
+	// The alarm cap is twice ingest's backlog limit; without a limit (negative), the default.
 	tr, err := consumers.NewTrimmer(a.rdb, consumers.TrimConfig{
 		Partitions: a.cfg.Partitions,
-		MaxLen:     2 * a.cfg.MaxBacklog,
+		MaxLen:     2 * max(a.cfg.MaxBacklog, 0),
 		Logger:     a.log,
 		Metrics:    a.reg,
 	})
@@ -36,13 +37,15 @@ func (a *App) mountCounter() error {
 	}
 	a.addRunner("trimmer", tr.Run)
 
-	read := a.keys.Require(httpapi.AccessBrowser)
+	read, full := a.keys.Require(httpapi.AccessBrowser), a.keys.Require(httpapi.AccessFull)
 	api := &counter.API{
 		Reader:    counter.NewReader(a.rdb, a.cfg.Partitions, a.windows),
 		Retention: a.cfg.HistoryRetention,
 		MaxFuture: a.cfg.MaxFuture,
 	}
 	api.Routes(a.api, read)
-	failures.Routes(a.api, a.rdb, a.cfg.Partitions, read, a.keys.Require(httpapi.AccessFull))
+	// Failure records hold what producers sent (bodies, ids, data): operators' business, not
+	// something a key handed to web pages may read.
+	failures.Routes(a.api, a.rdb, a.cfg.Partitions, full, full)
 	return nil
 }

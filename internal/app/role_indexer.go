@@ -33,7 +33,8 @@ func (a *App) mountIndexer() error {
 	}
 	a.addRunner("indexer", x.Run)
 	api := &search.API{Events: evs, Failures: fails, Log: a.log}
-	api.Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)))
+	// Failure records hold what producers sent: searching them needs a full key, as listing does.
+	api.Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)), a.api.Group("", a.keys.Require(httpapi.AccessFull)))
 	return nil
 }
 

@@ -11,27 +11,28 @@ import (
 // suffice), and the group-commit writer, which runs until HTTP has drained.
 func (a *App) mountIngest() error {
 	cfg := ingest.Config{
-		Partitions:   a.cfg.Partitions,
-		DedupeTTL:    a.cfg.DedupeTTL,
-		MaxBody:      a.cfg.MaxBody,
-		MaxBatch:     a.cfg.MaxBatch,
-		MaxFuture:    a.cfg.MaxFuture,
-		MaxBacklog:   a.cfg.MaxBacklog,
-		FailedMaxLen: a.cfg.FailedMaxLen,
+		Partitions:     a.cfg.Partitions,
+		DedupeTTL:      a.cfg.DedupeTTL,
+		MaxBody:        a.cfg.MaxBody,
+		MaxBatch:       a.cfg.MaxBatch,
+		MaxFuture:      a.cfg.MaxFuture,
+		MaxTypes:       a.cfg.MaxTypes,
+		MaxBacklog:     a.cfg.MaxBacklog,
+		RejectedMaxLen: a.cfg.RejectedMaxLen,
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	// Its own client: appends must never be retried blindly (a lost reply could double-append
-	// events without a client id), and one committer needs few connections.
-	rdb, err := newRedis(a.cfg.RedisURL, func(o *redis.UniversalOptions) {
+	// Its own client: appends must never be re-sent by the client library (a lost reply could
+	// double-append events without a client id, and answer a client id's first submission
+	// "duplicate"). MaxRetries covers a single node and sentinel; a cluster client retries
+	// pipelines on timeouts and EOF up to MaxRedirects times whatever MaxRetries says, so that
+	// is off too: a MOVED reply then fails the commit (nothing ran) and the client retries.
+	rdb := a.newRedis(func(o *redis.UniversalOptions) {
 		o.MaxRetries = -1
+		o.MaxRedirects = -1
 		o.PoolSize = 4
 	})
-	if err != nil {
-		return err
-	}
-	a.closers = append(a.closers, rdb.Close)
 	m, err := ingest.NewMetrics(a.reg)
 	if err != nil {
 		return err

@@ -9,8 +9,9 @@ import (
 )
 
 // mountLive wires the live role: GET /v1/live (WebSocket) and /v1/live/sse (browser keys
-// suffice), the hub that computes leaderboards and closes clients on shutdown, and the feed
-// that follows the counter's change sets.
+// suffice, also as ?access_token=, the only routes that take one), the hub that computes
+// leaderboards and closes clients on shutdown, and the feed that follows the counter's change
+// sets.
 func (a *App) mountLive() error {
 	hub, err := live.New(live.Config{
 		Windows:        a.windows,
@@ -18,11 +19,14 @@ func (a *App) mountLive() error {
 		Interval:       a.cfg.LiveInterval,
 		AllowedOrigins: a.cfg.AllowedOrigins,
 		Registerer:     a.reg,
+		// edge: caps by gin's ClientIP (trusted proxies from Config.TrustedProxies)
+		MaxConns:        a.cfg.LiveMaxConns,
+		MaxConnsPerAddr: a.cfg.LiveMaxConnsPerAddr,
 	}, counterSource{counter.NewReader(a.rdb, a.cfg.Partitions, a.windows)}, a.log)
 	if err != nil {
 		return err
 	}
-	g := a.api.Group("/live", a.keys.Require(httpapi.AccessBrowser))
+	g := a.api.Group("/live", a.keys.RequireStream(httpapi.AccessBrowser), httpapi.Streaming)
 	g.GET("", hub.ServeWS)
 	g.GET("/sse", hub.ServeSSE)
 	// WebSockets are hijacked: http.Server.Shutdown neither closes nor waits for them. The hub

@@ -40,8 +40,15 @@ func DedupeKey(p int, typ, subject, id string) string {
 
 // Keys outside any partition.
 const (
-	FailedStream = "pulse:failed" // dead letters of every stage, capped
-	MetaKey      = "pulse:meta"   // deployment facts: partitions
+	// FailedStream holds the dead letters of accepted events (stages after ingest). Only a
+	// replay or an operator removes a record: other traffic can never push one out, and a full
+	// store refuses new dead letters (their entries stay pending) instead of dropping any.
+	FailedStream = "pulse:failed"
+	// RejectedStream holds the items ingest rejected (never accepted), capped by trimming the
+	// oldest: junk input can only push out other junk.
+	RejectedStream = "pulse:rejected"
+	MetaKey        = "pulse:meta"  // deployment facts: partitions, windows
+	TypesKey       = "pulse:types" // registry of event types: type → last second admitted (capped)
 )
 
 // Consumer group names.

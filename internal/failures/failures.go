@@ -1,11 +1,14 @@
-// Package failures is the failure stream (pulse:failed): every stage that gives up on a record
-// appends it here with its reason, so nothing is dropped silently and it can be listed and
-// replayed.
+// Package failures keeps what Pulse could not take: the dead letters of accepted events
+// (pulse:failed), listed and replayed, and the items ingest rejected (pulse:rejected), listed
+// for the producer's operator. The two are apart so that junk input can never evict the only
+// record of an accepted event.
 package failures
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -15,40 +18,76 @@ import (
 	"github.com/pulsehq/pulse/internal/events"
 )
 
-// DefaultMaxLen caps the failure stream so a misbehaving producer cannot fill Redis.
+// DefaultMaxLen is the default capacity of each store.
 const DefaultMaxLen = 100_000
 
-// Append adds f to the failure stream, trimming it (approximately) to maxLen entries.
-func Append(ctx context.Context, rdb redis.Cmdable, f events.Failure, maxLen int64) error {
+// ErrFull is the answer of a dead-letter store at capacity: nothing was appended, and the
+// caller keeps the entry (pending) rather than drop it.
+var ErrFull = errors.New("the dead-letter store is full")
+
+//go:embed deadletter.lua
+var deadLetterSrc string
+
+var deadLetterScript = redis.NewScript(deadLetterSrc)
+
+// DeadLetter appends the records fs to the dead-letter store, each only while the store holds
+// fewer than maxLen records. ids[i] is the record id of fs[i], or "" when the store was full
+// (then err wraps ErrFull). A lost reply retried by the client can only duplicate records,
+// which replay counts once.
+func DeadLetter(ctx context.Context, rdb redis.Scripter, fs []events.Failure, maxLen int64) (ids []string, err error) {
 	if maxLen <= 0 {
 		maxLen = DefaultMaxLen
 	}
-	args := Args(f, maxLen)
-	if err := rdb.XAdd(ctx, args).Err(); err != nil {
-		return fmt.Errorf("append failure: %w", err)
+	args := make([]any, 0, 1+len(fs)*len(fieldNames))
+	args = append(args, maxLen)
+	for _, f := range fs {
+		for _, v := range values(f) {
+			args = append(args, v)
+		}
 	}
-	return nil
+	res, err := deadLetterScript.Run(ctx, rdb, []string{events.FailedStream}, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("append dead letters: %w", err)
+	}
+	ids = make([]string, len(fs))
+	full := 0
+	for i := range fs {
+		if i < len(res) {
+			ids[i], _ = res[i].(string)
+		}
+		if ids[i] == "" {
+			full++
+		}
+	}
+	if full > 0 {
+		return ids, fmt.Errorf("%w: %d of %d records refused at %d", ErrFull, full, len(fs), maxLen)
+	}
+	return ids, nil
 }
 
-// Args is the XADD of f, for callers that pipeline it with other commands.
-func Args(f events.Failure, maxLen int64) *redis.XAddArgs {
+// RejectArgs is the XADD of a rejected input item, for callers that pipeline it. The store is
+// trimmed to about maxLen records, oldest first.
+func RejectArgs(f events.Failure, maxLen int64) *redis.XAddArgs {
+	if maxLen <= 0 {
+		maxLen = DefaultMaxLen
+	}
+	return &redis.XAddArgs{Stream: events.RejectedStream, MaxLen: maxLen, Approx: true, Values: values(f)}
+}
+
+// fieldNames are the stream fields of a record, in the order values lays them out.
+var fieldNames = [...]string{events.FailStage, events.FailReason, events.FailAt, events.FailStream, events.FailEntryID, events.FailRecord}
+
+func values(f events.Failure) []string {
 	if f.At == 0 {
 		f.At = time.Now().UnixMilli()
 	}
 	rec, _ := json.Marshal(f.Record) // a map[string]string always marshals
-	return &redis.XAddArgs{
-		Stream: events.FailedStream,
-		MaxLen: maxLen,
-		Approx: true,
-		Values: []string{
-			events.FailStage, f.Stage,
-			events.FailReason, f.Reason,
-			events.FailAt, strconv.FormatInt(f.At, 10),
-			events.FailStream, f.Stream,
-			events.FailEntryID, f.EntryID,
-			events.FailRecord, string(rec),
-		},
+	v := []string{f.Stage, f.Reason, strconv.FormatInt(f.At, 10), f.Stream, f.EntryID, string(rec)}
+	out := make([]string, 0, 2*len(v))
+	for i, name := range fieldNames {
+		out = append(out, name, v[i])
 	}
+	return out
 }
 
 // Decode reads a failure stream entry.

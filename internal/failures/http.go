@@ -1,7 +1,6 @@
 package failures
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 
@@ -19,12 +19,14 @@ const (
 	MaxReplayIDs     = 1000
 )
 
-// Routes mounts the failure API on r: GET /failures (guarded by read) and
-// POST /failures/replay (guarded by operate).
+// Routes mounts the failure API on r: GET /failures and GET /rejections (guarded by read) and
+// POST /failures/replay (guarded by operate; the body must be declared application/json, so
+// that a cross-site form or text/plain post cannot trigger it).
 func Routes(r gin.IRoutes, rdb redis.UniversalClient, partitions int, read, operate gin.HandlerFunc) {
 	h := handlers{rdb: rdb, partitions: partitions}
-	r.GET("/failures", read, h.list)
-	r.POST("/failures/replay", operate, h.replay)
+	r.GET("/failures", read, h.list(events.FailedStream, "failures"))
+	r.GET("/rejections", read, h.list(events.RejectedStream, "rejections"))
+	r.POST("/failures/replay", operate, httpapi.RequireJSON, h.replay)
 }
 
 type handlers struct {
@@ -32,28 +34,31 @@ type handlers struct {
 	partitions int
 }
 
-// list answers {"failures": [...], "next_cursor": "…"} (next_cursor "" on the last page).
-func (h handlers) list(c *gin.Context) {
-	limit := DefaultListLimit
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxListLimit {
-			httpapi.Abort(c, httpapi.BadParam("limit", "limit must be an integer from 1 to %d", MaxListLimit))
+// list answers {"<name>": [...], "next_cursor": "…"} (next_cursor "" on the last page) from
+// the store: the dead letters (failures) or the rejected input (rejections).
+func (h handlers) list(store, name string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		limit := DefaultListLimit
+		if s := c.Query("limit"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > MaxListLimit {
+				httpapi.Abort(c, httpapi.BadParam("limit", "limit must be an integer from 1 to %d", MaxListLimit))
+				return
+			}
+			limit = n
+		}
+		cursor := c.Query("cursor")
+		if cursor != "" && !ValidID(cursor) {
+			httpapi.Abort(c, httpapi.BadParam("cursor", "cursor must be a failure id from next_cursor"))
 			return
 		}
-		limit = n
+		items, next, err := List(c.Request.Context(), h.rdb, store, limit, cursor)
+		if err != nil {
+			httpapi.Abort(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{name: items, "next_cursor": next})
 	}
-	cursor := c.Query("cursor")
-	if cursor != "" && !ValidID(cursor) {
-		httpapi.Abort(c, httpapi.BadParam("cursor", "cursor must be a failure id from next_cursor"))
-		return
-	}
-	items, next, err := List(c.Request.Context(), h.rdb, limit, cursor)
-	if err != nil {
-		httpapi.Abort(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"failures": items, "next_cursor": next})
 }
 
 // replayRequest is {"ids": [...]} or {"all": true}.
@@ -64,10 +69,8 @@ type replayRequest struct {
 
 func (h handlers) replay(c *gin.Context) {
 	var req replayRequest
-	dec := json.NewDecoder(io.LimitReader(c.Request.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		httpapi.Abort(c, httpapi.Errorf(http.StatusBadRequest, "invalid_body", "body must be {\"ids\": [...]} or {\"all\": true}: %v", err))
+	if err := httpapi.DecodeJSON(io.LimitReader(c.Request.Body, 1<<20), &req, `{"ids": [...]} or {"all": true}`); err != nil {
+		httpapi.Abort(c, err)
 		return
 	}
 	if err := req.check(); err != nil {

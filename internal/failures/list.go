@@ -22,14 +22,15 @@ var idRe = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
 // cursors and the entry ids failures refer to.
 func ValidID(s string) bool { return idRe.MatchString(s) }
 
-// List returns up to limit failure records, newest first, older than cursor (an id from a
-// previous page; "" starts at the newest). next is the cursor of the following page, "" at the end.
-func List(ctx context.Context, rdb redis.Cmdable, limit int, cursor string) (items []Item, next string, err error) {
+// List returns up to limit records of a store (events.FailedStream or events.RejectedStream),
+// newest first, older than cursor (an id from a previous page; "" starts at the newest). next
+// is the cursor of the following page, "" at the end.
+func List(ctx context.Context, rdb redis.Cmdable, store string, limit int, cursor string) (items []Item, next string, err error) {
 	end := "+"
 	if cursor != "" {
 		end = "(" + cursor
 	}
-	msgs, err := rdb.XRevRangeN(ctx, events.FailedStream, end, "-", int64(limit)+1).Result()
+	msgs, err := rdb.XRevRangeN(ctx, store, end, "-", int64(limit)+1).Result()
 	if err != nil {
 		return nil, "", fmt.Errorf("list failures: %w", err)
 	}

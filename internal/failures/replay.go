@@ -68,11 +68,20 @@ func Replay(ctx context.Context, rdb redis.UniversalClient, partitions int, ids 
 	return res, nil
 }
 
-// ReplayAll replays every record of the failure stream, oldest first.
+// ReplayAll replays every record the failure stream held when it was called, oldest first.
+// Records dead-lettered meanwhile (a replayed entry failing again, say) wait for the next
+// call: following them would loop for as long as they keep failing.
 func ReplayAll(ctx context.Context, rdb redis.UniversalClient, partitions int) (ReplayResult, error) {
 	res := ReplayResult{Replayed: []Replayed{}, Skipped: []Skipped{}}
+	last, err := rdb.XRevRangeN(ctx, events.FailedStream, "+", "-", 1).Result()
+	if err != nil || len(last) == 0 {
+		if err != nil {
+			err = fmt.Errorf("read failures: %w", err)
+		}
+		return res, err
+	}
 	for start := "-"; ; {
-		msgs, err := rdb.XRangeN(ctx, events.FailedStream, start, "+", replayPage).Result()
+		msgs, err := rdb.XRangeN(ctx, events.FailedStream, start, last[0].ID, replayPage).Result()
 		if err != nil {
 			return res, fmt.Errorf("read failures: %w", err)
 		}

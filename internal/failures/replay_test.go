@@ -2,8 +2,11 @@ package failures_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
@@ -32,19 +35,19 @@ func TestListAndReplay(t *testing.T) {
 		{"malformed record", events.Failure{Stage: "counter", Stream: good, EntryID: "1790000000000-2", Record: record("video_liked", "v1", "soon")}, `not_replayable: malformed stream entry: time "soon"`},
 		{"wrong partition", events.Failure{Stage: "indexer", Stream: other, EntryID: "1790000000000-3", Record: record("video_liked", "v1", "1790000000000")}, "not_replayable: record came from " + other + ", its partition is " + good},
 	}
-	var ids []string
+	var fs []events.Failure
 	for _, tc := range cases {
-		id, err := rdb.XAdd(ctx, failures.Args(tc.f, 0)).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
+		fs = append(fs, tc.f)
+	}
+	ids, err := failures.DeadLetter(ctx, rdb, fs, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// Newest first, three per page.
 	var listed []string
 	for cursor := ""; ; {
-		items, next, err := failures.List(ctx, rdb, 3, cursor)
+		items, next, err := failures.List(ctx, rdb, events.FailedStream, 3, cursor)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,5 +99,60 @@ func TestListAndReplay(t *testing.T) {
 	all, err := failures.ReplayAll(ctx, rdb, partitions)
 	if err != nil || len(all.Replayed) != 0 || len(all.Skipped) != 3 {
 		t.Errorf("replay all: %+v, %v; want the 3 unreplayable records skipped", all, err)
+	}
+}
+
+// The dead-letter store refuses records at capacity instead of trimming, and ReplayAll stops at
+// the records that were there when it started.
+func TestDeadLetterCapacityAndReplayAllBound(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := testenv.StartRedis(t).Client()
+	stream := events.Stream(events.Partition("video_liked", "v1", partitions))
+	f := events.Failure{Stage: "counter", Stream: stream, EntryID: "1790000000000-1", Record: record("video_liked", "v1", "1790000000000")}
+	ids, err := failures.DeadLetter(ctx, rdb, []events.Failure{f, f, f}, 2)
+	if !errors.Is(err, failures.ErrFull) || ids[0] == "" || ids[1] == "" || ids[2] != "" {
+		t.Fatalf("ids %q, err %v: want two records and the third refused", ids, err)
+	}
+	// Rejected input has its own capped store: it never takes a dead letter's place.
+	for range 3 {
+		if err := rdb.XAdd(ctx, failures.RejectArgs(events.Failure{Stage: "ingest", Record: map[string]string{"body": "{"}}, 1)).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rdb.XLen(ctx, events.FailedStream).Val(); n != 2 {
+		t.Fatalf("%d dead letters after rejected input, want 2", n)
+	}
+
+	// A record dead-lettered while ReplayAll runs is left for the next call.
+	rdb.AddHook(&appendOnRange{rdb: rdb, f: f})
+	res, err := failures.ReplayAll(ctx, rdb, partitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Replayed) != 2 {
+		t.Fatalf("replayed %d, want the 2 records present at the start", len(res.Replayed))
+	}
+}
+
+// appendOnRange dead-letters one more record the first time the failure stream is read.
+type appendOnRange struct {
+	rdb  *redis.Client
+	f    events.Failure
+	done bool
+}
+
+func (h *appendOnRange) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *appendOnRange) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *appendOnRange) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if cmd.Name() == "xrange" && !h.done {
+			h.done = true
+			_, _ = failures.DeadLetter(ctx, h.rdb, []events.Failure{h.f}, 0)
+		}
+		return err
 	}
 }

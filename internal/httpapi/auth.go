@@ -43,9 +43,11 @@ func NewKeys(full, browser []string) *Keys {
 // Open reports whether no key is required.
 func (k *Keys) Open() bool { return len(k.full) == 0 && len(k.browser) == 0 }
 
-// Check returns the access the request's key grants. Keys come as "Authorization: Bearer",
-// "X-API-Key", or (for WebSockets and EventSource, which cannot set headers) ?access_token=.
-func (k *Keys) Check(r *http.Request) Access {
+// Check returns the access the request's key grants. Keys come as "Authorization: Bearer" or
+// "X-API-Key"; with inURL also as ?access_token=, which only the routes a browser opens by URL
+// (WebSocket, EventSource: they cannot set headers) accept. Elsewhere a key in the URL is
+// ignored: URLs end up in proxy logs, browser history and Referer headers.
+func (k *Keys) Check(r *http.Request, inURL bool) Access {
 	if k.Open() {
 		return AccessFull
 	}
@@ -53,7 +55,7 @@ func (k *Keys) Check(r *http.Request) Access {
 	if h := r.Header.Get("Authorization"); key == "" && len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		key = strings.TrimSpace(h[7:])
 	}
-	if key == "" {
+	if key == "" && inURL {
 		key = r.URL.Query().Get("access_token")
 	}
 	if key == "" {
@@ -77,10 +79,17 @@ func match(set [][32]byte, d [32]byte) bool {
 	return found == 1
 }
 
-// Require is middleware that lets through requests whose key grants at least need.
-func (k *Keys) Require(need Access) gin.HandlerFunc {
+// Require is middleware that lets through requests whose key, in a header, grants at least
+// need.
+func (k *Keys) Require(need Access) gin.HandlerFunc { return k.require(need, false) }
+
+// RequireStream is Require for the endpoints a browser opens by URL (WebSocket, EventSource),
+// which also take the key as ?access_token=.
+func (k *Keys) RequireStream(need Access) gin.HandlerFunc { return k.require(need, true) }
+
+func (k *Keys) require(need Access, inURL bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		switch got := k.Check(c.Request); {
+		switch got := k.Check(c.Request, inURL); {
 		case got >= need:
 			c.Next()
 		case got == AccessNone:

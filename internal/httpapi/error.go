@@ -3,14 +3,19 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 )
 
 // Error is the only error a client sees. Anything else reaching Abort is logged with the
@@ -57,7 +62,13 @@ func Unavailable(code, msg string, retry time.Duration) *Error {
 // Abort answers err and stops the handler chain.
 func Abort(c *gin.Context, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	switch {
+	case errors.As(err, &e):
+	case RedisUnavailable(err):
+		slog.WarnContext(c.Request.Context(), "redis unavailable", "request_id", RequestID(c),
+			"route", c.FullPath(), "err", err)
+		e = Unavailable("redis_unavailable", "redis is unavailable; retry later", time.Second)
+	default:
 		slog.ErrorContext(c.Request.Context(), "internal error", "request_id", RequestID(c),
 			"route", c.FullPath(), "err", err)
 		e = Errorf(http.StatusInternalServerError, "internal", "internal error (request id %s)", RequestID(c))
@@ -67,3 +78,24 @@ func Abort(c *gin.Context, err error) {
 	}
 	c.AbortWithStatusJSON(e.Status, Body{Error: BodyError{Code: e.Code, Message: e.Message, Details: e.Details}})
 }
+
+// RedisUnavailable reports whether err says Redis cannot answer now (unreachable, timed out,
+// loading, failing over, out of memory…), which is a 503 to retry, not a server bug.
+func RedisUnavailable(err error) bool {
+	var nerr net.Error
+	switch {
+	case errors.As(err, &nerr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed):
+		return true
+	}
+	for _, prefix := range redisTransient {
+		if redis.HasErrorPrefix(err, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// redisTransient are the error replies of a Redis that is busy or changing hands.
+var redisTransient = []string{"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS", "MOVED", "ASK", "OOM"}

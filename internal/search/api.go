@@ -34,10 +34,11 @@ type API struct {
 	Log      *slog.Logger  // default slog.Default()
 }
 
-// Mount adds the routes to g (the /v1 group, behind the caller's key check).
-func (a *API) Mount(g gin.IRoutes) {
-	g.GET("/search", a.handler(a.Events, false))
-	g.GET("/search/failures", a.handler(a.Failures, true))
+// Mount adds GET /search to events and GET /search/failures to failures (the /v1 group behind
+// the caller's key checks: failure records deserve a stricter one).
+func (a *API) Mount(events, failures gin.IRoutes) {
+	events.GET("/search", a.handler(a.Events, false))
+	failures.GET("/search/failures", a.handler(a.Failures, true))
 }
 
 // Response is the body of a search answer.

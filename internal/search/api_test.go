@@ -34,7 +34,7 @@ func newAPI(t *testing.T) *apiFixture {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r := httpapi.Engine(log)
 	api := &search.API{Events: f.events, Failures: f.failed, Log: log}
-	api.Mount(r.Group("/v1"))
+	api.Mount(r.Group("/v1"), r.Group("/v1"))
 	f.srv = httptest.NewServer(r)
 	t.Cleanup(f.srv.Close)
 	return f

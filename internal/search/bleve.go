@@ -65,7 +65,7 @@ type bleveDoc struct {
 	Src     string `json:"src"`
 }
 
-// sortKey orders documents by time, then id, as one keyword with doc values. Sorting on
+// sortKey orders documents by time, then key, as one keyword with doc values. Sorting on
 // Bleve's "_id" instead would load the stored id of every match, which dominated searches
 // matching many documents. The time is 16 hex digits with the sign bit flipped, so that byte
 // order is numeric order, negative times included.
@@ -158,9 +158,9 @@ func (b *Bleve) Index(ctx context.Context, docs []Doc) error {
 		if err != nil {
 			return fmt.Errorf("%w: document %q: %v", ErrRejected, d.ID, err)
 		}
-		bd := bleveDoc{Type: d.Type, Subject: d.Subject, Stage: d.Stage, Time: d.Time, SortKey: sortKey(d.Time, d.ID),
+		bd := bleveDoc{Type: d.Type, Subject: d.Subject, Stage: d.Stage, Time: d.Time, SortKey: sortKey(d.Time, d.EngineKey()),
 			Text: d.Text(), Src: string(src)}
-		if err := batch.Index(d.ID, bd); err != nil {
+		if err := batch.Index(d.EngineKey(), bd); err != nil {
 			return fmt.Errorf("%w: document %q: %v", ErrRejected, d.ID, err)
 		}
 	}

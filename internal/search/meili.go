@@ -101,7 +101,7 @@ func (m *Meilisearch) settings() *meilisearch.Settings {
 		SearchableAttributes: []string{"text"},
 		DisplayedAttributes:  meiliDisplayed,
 		FilterableAttributes: []string{"type", "subject", "stage", "time"},
-		SortableAttributes:   []string{"time", "id"},
+		SortableAttributes:   []string{"time", "key"},
 		// Typos off: event search is over identifiers, where "video-12" must not find "video-13",
 		// and totals must be exact.
 		TypoTolerance: &meilisearch.TypoTolerance{
@@ -179,7 +179,7 @@ func (m *Meilisearch) Index(ctx context.Context, docs []Doc) error {
 	for i := range docs {
 		d := &docs[i]
 		md[i] = meiliDoc{
-			Key: base64.RawURLEncoding.EncodeToString([]byte(d.ID)), ID: d.ID,
+			Key: base64.RawURLEncoding.EncodeToString([]byte(d.EngineKey())), ID: d.ID,
 			Type: d.Type, Subject: d.Subject, Time: d.Time, Received: d.Received,
 			Data: string(d.Data), Stage: d.Stage, Reason: d.Reason, Text: d.Text(),
 		}
@@ -226,9 +226,9 @@ func (m *Meilisearch) Search(ctx context.Context, q Query) (*Result, error) {
 		HitsPerPage: &zero, Page: 1, MatchingStrategy: meilisearch.All,
 	}}
 	if q.Limit > 0 {
-		sort := []string{"time:desc", "id:desc"}
+		sort := []string{"time:desc", "key:desc"}
 		if q.Asc {
-			sort = []string{"time:asc", "id:asc"}
+			sort = []string{"time:asc", "key:asc"}
 		}
 		queries = append(queries, &meilisearch.SearchRequest{
 			IndexUID: m.cfg.Index, Query: text, Filter: filter, Sort: sort,

@@ -123,7 +123,7 @@ func TestMeilisearchWire(t *testing.T) {
 		}
 		f.body("PATCH /indexes/ev/settings", &s)
 		if s.RankingRules[0] != "sort" || !slices.Equal(s.Filterable, []string{"type", "subject", "stage", "time"}) ||
-			!slices.Contains(s.Sortable, "time") || s.Pagination.MaxTotalHits < 1_000_000 || s.Typo.Enabled ||
+			!slices.Contains(s.Sortable, "time") || !slices.Contains(s.Sortable, "key") || s.Pagination.MaxTotalHits < 1_000_000 || s.Typo.Enabled ||
 			s.PrefixSearch != "disabled" || !slices.Equal(s.Searchable, []string{"text"}) {
 			t.Fatalf("settings %+v", s)
 		}
@@ -178,7 +178,7 @@ func TestMeilisearchWire(t *testing.T) {
 		if counts["hitsPerPage"] != 0.0 || counts["page"] != 1.0 || counts["matchingStrategy"] != "all" {
 			t.Fatalf("count query %v: want page mode with no hits, all words", counts)
 		}
-		if hits["offset"] != 30.0 || hits["limit"] != 10.0 || !slices.Equal(toStrings(hits["sort"]), []string{"time:asc", "id:asc"}) {
+		if hits["offset"] != 30.0 || hits["limit"] != 10.0 || !slices.Equal(toStrings(hits["sort"]), []string{"time:asc", "key:asc"}) {
 			t.Fatalf("hits query %v", hits)
 		}
 		if res.Total != 7 || res.Facets["type"]["x"] != 2 || len(res.Hits) != 1 ||

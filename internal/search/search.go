@@ -6,6 +6,8 @@ package search
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -34,6 +36,10 @@ var ErrRejected = errors.New("rejected by the search engine")
 // Doc is one indexed document: an event, or a failure record (then Stage and Reason are set
 // and Data holds {"stream", "entry_id", "record"}).
 type Doc struct {
+	// Key identifies the document in the engine (indexing the same Key again replaces it);
+	// empty means ID. Events set it from (type, subject, id): clients may use one id for
+	// events of several types and subjects, and each of them is a document of its own.
+	Key      string          `json:"-"`
 	ID       string          `json:"id"`
 	Type     string          `json:"type"`
 	Subject  string          `json:"subject"`
@@ -42,6 +48,22 @@ type Doc struct {
 	Data     json.RawMessage `json:"data,omitempty"`
 	Stage    string          `json:"stage,omitempty"`
 	Reason   string          `json:"reason,omitempty"`
+}
+
+// EngineKey is the document's identity in the engine: Key, or ID when Key is empty.
+func (d *Doc) EngineKey() string {
+	if d.Key != "" {
+		return d.Key
+	}
+	return d.ID
+}
+
+// EventKey is the key of an event's document: events are distinct per (type, subject, id),
+// as ingest's dedupe is. Hashed, because the three together may exceed what engines take
+// as a document id (Meilisearch: 511 bytes of [A-Za-z0-9_-]).
+func EventKey(typ, subject, id string) string {
+	h := sha256.Sum256([]byte(typ + "\x00" + subject + "\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(h[:18])
 }
 
 // Query is one search. The zero value finds everything, newest first, no hits.
@@ -55,7 +77,7 @@ type Query struct {
 	Stages  []string // any of (failures); empty = all
 	From    int64    // unix ms, inclusive; 0 = unbounded
 	To      int64    // unix ms, inclusive; 0 = unbounded
-	Asc     bool     // oldest first; newest first by default. Ties are ordered by ID.
+	Asc     bool     // oldest first; newest first by default. Ties are ordered by EngineKey.
 	Limit   int      // hits to return (0: only totals and facets)
 	Offset  int
 	Facets  []string // fields to count values of: FacetType, FacetStage

@@ -106,6 +106,9 @@ func run(ctx context.Context, args []string) error {
 				fmt.Sprintf("PULSE_REDIS_URL=redis://127.0.0.1:%d/0", redisPort),
 				"PULSE_DATA_DIR="+filepath.Join(dir, "data"),
 				"PULSE_LOG_LEVEL=warn",
+				// The fan-out run opens 10,000 WebSockets from this one address.
+				"PULSE_LIVE_MAX_CONNS=20000",
+				"PULSE_LIVE_MAX_CONNS_PER_ADDR=20000",
 			)
 			return cmd
 		}

@@ -43,20 +43,20 @@ export interface RequestOptions {
 /**
  * api calls the Pulse API and returns the parsed JSON. Failures become ApiError: the API's own
  * error body when there is one, else a readable message. A 401 also asks the user for a key.
+ * Every request that may write says Content-Type: application/json, even without a body (a
+ * like): the API refuses writes of any other type, or of none, as cross-site forms send those.
  */
 export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   const key = getKey();
   if (key) headers.Authorization = `Bearer ${key}`;
-  let body: string | undefined;
-  if (opts.body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    body = JSON.stringify(opts.body);
-  }
+  const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  const method = opts.method ?? (body === undefined ? 'GET' : 'POST');
+  if (method !== 'GET' && method !== 'HEAD') headers['Content-Type'] = 'application/json';
   let res: Response;
   try {
     res = await fetch(withQuery(path, opts.query), {
-      method: opts.method ?? (body === undefined ? 'GET' : 'POST'),
+      method,
       headers,
       body,
       signal: opts.signal,
@@ -89,7 +89,8 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
 export function errorText(err: unknown): string {
   if (err instanceof ApiError) {
     if (err.status === 401) return 'This Pulse needs an API key. Set one with the key button at the top right.';
-    if (err.status === 403) return 'This needs a full API key (PULSE_API_KEYS): the key in use may only read and send events.';
+    if (err.status === 403 && err.code === 'forbidden')
+      return 'This needs a full API key (PULSE_API_KEYS): the key in use may only read counts and search, and send events.';
     return err.message;
   }
   return err instanceof Error ? err.message : String(err);

@@ -5,7 +5,8 @@ import { onKeyRequested, setKey } from '../api/keys';
 /**
  * KeyDialog asks for an API key when the API answers 401, or when the header button is used.
  * The key stays in this browser only (localStorage); the dashboard needs a browser key
- * (PULSE_BROWSER_KEYS: read and send events) or a full key (also failure replay).
+ * (PULSE_BROWSER_KEYS: read and send events) or a full key (also the failure stream: list,
+ * search and replay).
  */
 export function KeyDialog() {
   const ref = useRef<HTMLDialogElement>(null);
@@ -38,8 +39,8 @@ export function KeyDialog() {
       <form onSubmit={save}>
         <h2 id="key-title">{asked ? 'This Pulse needs an API key' : 'API key'}</h2>
         <p className="muted">
-          Paste a browser key (<code>PULSE_BROWSER_KEYS</code>: read and send events) or a full key (also replays
-          failures). It is kept in this browser only and sent as <code>Authorization: Bearer</code>.
+          Paste a browser key (<code>PULSE_BROWSER_KEYS</code>: read and send events) or a full key (also lists,
+          searches and replays failures). It is kept in this browser only and sent as <code>Authorization: Bearer</code>.
         </p>
         <label className="field">
           <span>Key</span>

@@ -1,0 +1,374 @@
+package integration
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/pulsehq/pulse/consumers/counter"
+	"github.com/pulsehq/pulse/consumers/indexer"
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/failures"
+	"github.com/pulsehq/pulse/internal/search"
+	"github.com/pulsehq/pulse/internal/testenv"
+)
+
+// recorder reads every partition stream from the start, directly from Redis (not through the
+// proxies), while the run lasts: its copy is the oracle's record of what was stored, even after
+// the trimmer cut entries every group had acknowledged.
+type recorder struct {
+	tp      *topology
+	mu      sync.Mutex
+	entries map[string][]storedEvent // by marker
+	read    []int64                  // entries read per partition
+	replays int                      // replayed dead letters read
+	stop    context.CancelFunc
+	done    sync.WaitGroup
+}
+
+type storedEvent struct {
+	entryID string
+	ev      events.Event
+}
+
+func record(t *testing.T, tp *topology) *recorder {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &recorder{tp: tp, entries: map[string][]storedEvent{}, read: make([]int64, chaosPartitions), stop: cancel}
+	for p := range chaosPartitions {
+		r.done.Go(func() { r.follow(ctx, p) })
+	}
+	t.Cleanup(func() { cancel(); r.done.Wait() })
+	return r
+}
+
+func (r *recorder) follow(ctx context.Context, p int) {
+	last := "0"
+	for ctx.Err() == nil {
+		res, err := r.tp.direct.XRead(ctx, &redis.XReadArgs{Streams: []string{events.Stream(p), last}, Count: 1000, Block: 200 * time.Millisecond}).Result()
+		if err != nil {
+			if !errors.Is(err, redis.Nil) {
+				time.Sleep(100 * time.Millisecond) // Redis restarting: read on when it is back
+			}
+			continue
+		}
+		r.mu.Lock()
+		for _, m := range res[0].Messages {
+			last = m.ID
+			r.read[p]++
+			if _, ok := m.Values[failures.FieldReplayOf]; ok {
+				r.replays++ // a dead letter put back: the same stored event, delivered again
+				continue
+			}
+			ev, err := events.FromValues(m.Values)
+			var data struct{ M string }
+			if err == nil {
+				_ = json.Unmarshal(ev.Data, &data)
+			}
+			r.entries[data.M] = append(r.entries[data.M], storedEvent{m.ID, ev})
+		}
+		r.mu.Unlock()
+	}
+}
+
+// caughtUp reports whether the recorder has read every entry ever added to the streams.
+func (r *recorder) caughtUp(ctx context.Context) bool {
+	for p := range chaosPartitions {
+		info, err := r.tp.direct.XInfoStream(ctx, events.Stream(p)).Result()
+		if err != nil {
+			return false
+		}
+		r.mu.Lock()
+		read := r.read[p]
+		r.mu.Unlock()
+		if read != info.EntriesAdded {
+			return false
+		}
+	}
+	return true
+}
+
+// quiet reports whether the consumer groups have read and acknowledged everything.
+func quiet(ctx context.Context, tp *topology, names ...string) bool {
+	check := func(stream string, groups ...string) bool {
+		gs, err := tp.direct.XInfoGroups(ctx, stream).Result()
+		if err != nil {
+			return false
+		}
+		seen := 0
+		for _, g := range gs {
+			if slices.Contains(groups, g.Name) {
+				seen++
+				if g.Lag != 0 || g.Pending != 0 {
+					return false
+				}
+			}
+		}
+		return seen == len(groups)
+	}
+	var parts []string
+	for _, n := range names {
+		if n != indexer.FailuresGroup {
+			parts = append(parts, n)
+		}
+	}
+	for p := range chaosPartitions {
+		if !check(events.Stream(p), parts...) {
+			return false
+		}
+	}
+	if slices.Contains(names, indexer.FailuresGroup) {
+		for _, s := range []string{events.FailedStream, events.RejectedStream} {
+			if n, _ := tp.direct.XLen(ctx, s).Result(); n > 0 && !check(s, indexer.FailuresGroup) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// verdict checks what the clients were answered against what was stored, counted and indexed.
+// It fails the test for any lost or doubled event, and returns the run's figures.
+func verdict(t *testing.T, d *deployment, h *history, rec *recorder) {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	// Wait for quiescence: every group has acknowledged everything, with a generous bound:
+	// the time it took is a figure, not an assertion.
+	var settled bool
+	var counted time.Duration
+	deadline := time.Now().Add(3 * time.Minute)
+	for !settled && time.Now().Before(deadline) {
+		if counted == 0 && quiet(ctx, d.tp, events.GroupCounter) {
+			counted = time.Since(start)
+		}
+		settled = counted > 0 && quiet(ctx, d.tp, events.GroupCounter, events.GroupIndexer, indexer.FailuresGroup) && rec.caughtUp(ctx)
+		if !settled {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if !settled {
+		t.Fatalf("no quiescence 3 minutes after the workload: consumer groups still behind")
+	}
+	last := time.Since(time.Unix(0, h.lastAnswer.Load())) - time.Since(start)
+	t.Logf("counter group quiescent %s after the workload ended, every group %s (the last answer came %s before the check began)",
+		counted.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), last.Round(time.Millisecond))
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, v := range h.violations {
+		t.Errorf("answer: %s", v)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+
+	// Every answer against the streams.
+	var lost, doubled, phantom, maybeStored int
+	kept := map[[2]string][]events.Event{} // (type, subject) → the stored events, each once
+	for marker, entries := range rec.entries {
+		e := h.events[marker]
+		switch {
+		case e == nil:
+			phantom++
+			if phantom <= 5 {
+				t.Errorf("stored entry %s holds an event nobody sent (marker %q)", entries[0].entryID, marker)
+			}
+			continue
+		case len(entries) > 1:
+			doubled++
+			if doubled <= 5 {
+				t.Errorf("event %s (id %q, outcome %d) stored %d times", marker, e.id, e.outcome, len(entries))
+			}
+		}
+		switch e.outcome {
+		case rejected:
+			t.Errorf("event %s was answered rejected but is stored", marker)
+		case maybe:
+			maybeStored++
+		case unanswered:
+			t.Errorf("event %s has no final answer but is stored", marker)
+		}
+		ev := entries[0].ev
+		kept[[2]string{ev.Type, ev.Subject}] = append(kept[[2]string{ev.Type, ev.Subject}], ev)
+	}
+	for marker, e := range h.events {
+		if e.outcome == stored && len(rec.entries[marker]) == 0 {
+			lost++
+			if lost <= 5 {
+				t.Errorf("event %s (id %q) was answered stored but is not in any stream", marker, e.id)
+			}
+		}
+	}
+	t.Logf("oracle: %d lost, %d doubled, %d phantom; %d events without id and without confirmation, %d of them stored",
+		lost, doubled, phantom, countOutcome(h, maybe), maybeStored)
+
+	checkCounts(t, d.tp, kept)
+	checkSearch(t, d, kept)
+	if n, _ := d.tp.direct.XLen(ctx, events.FailedStream).Result(); n != 0 {
+		t.Errorf("%d dead letters after transient faults, want none", n)
+	}
+}
+
+func countOutcome(h *history, o outcome) int {
+	n := 0
+	for _, e := range h.events {
+		if e.outcome == o {
+			n++
+		}
+	}
+	return n
+}
+
+// checkCounts compares windows, leaderboards and per-minute history with the stored events.
+func checkCounts(t *testing.T, tp *topology, kept map[[2]string][]events.Event) {
+	t.Helper()
+	ctx := context.Background()
+	ws, _ := events.ParseWindows(events.DefaultWindows)
+	r := counter.NewReader(tp.direct, chaosPartitions, ws)
+	subjects := make([]string, chaosSubjects)
+	for i := range subjects {
+		subjects[i] = fmt.Sprintf("v%d", i)
+	}
+	times := func(typ, subject string) []int64 {
+		var out []int64
+		for _, ev := range kept[[2]string{typ, subject}] {
+			out = append(out, ev.Time)
+		}
+		return out
+	}
+	for _, typ := range chaosTypes {
+		at, counts, _, err := r.Windows(ctx, typ, subjects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrong, counted := 0, 0
+		for _, c := range counts {
+			want := testenv.WindowCounts(at, times(typ, c.Subject), ws)
+			if !slices.Equal(c.Counts, want) {
+				if wrong++; wrong <= 5 {
+					t.Errorf("%s %s at %d: counts %v, stored events give %v", typ, c.Subject, at, c.Counts, want)
+				}
+			}
+			if want[len(want)-1] > 0 {
+				counted++
+			}
+		}
+		if counted == 0 {
+			t.Errorf("%s: no subject counted: the check compared nothing", typ)
+		}
+		for w := range ws {
+			at, top, err := r.Top(ctx, typ, w, chaosSubjects)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []counter.Entry
+			for _, s := range subjects {
+				if n := testenv.WindowCounts(at, times(typ, s), ws)[w]; n > 0 {
+					want = append(want, counter.Entry{Subject: s, Count: n})
+				}
+			}
+			slices.SortFunc(want, func(a, b counter.Entry) int {
+				return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Subject, b.Subject))
+			})
+			if !slices.Equal(top, want) {
+				t.Errorf("%s leaderboard %s at %d:\n got %v\nwant %v", typ, ws[w].Name, at, top, want)
+			}
+		}
+		// History: per minute for the type, in total per subject.
+		perMinute := map[int64]int64{}
+		lo, hi := int64(1<<62), int64(0)
+		for k, evs := range kept {
+			if k[0] != typ {
+				continue
+			}
+			for _, ev := range evs {
+				perMinute[ev.Time/60_000]++
+				lo, hi = min(lo, ev.Time), max(hi, ev.Time)
+			}
+		}
+		rg, err := r.History(ctx, typ, "", lo-60_000, hi+60_000, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pt := range rg.Series {
+			if want := perMinute[pt.T/60_000]; pt.Count != want {
+				t.Errorf("%s history of minute %d: %d, stored events give %d", typ, pt.T, pt.Count, want)
+			}
+		}
+		for _, s := range subjects {
+			rg, err := r.History(ctx, typ, s, lo-60_000, hi+60_000, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := int64(len(times(typ, s))); rg.Count != want {
+				t.Errorf("%s %s history: %d, stored events give %d", typ, s, rg.Count, want)
+			}
+		}
+	}
+}
+
+// checkSearch pages through every indexed event of each type: each stored event is found
+// exactly once, and nothing else.
+func checkSearch(t *testing.T, d *deployment, kept map[[2]string][]events.Event) {
+	t.Helper()
+	for _, typ := range chaosTypes {
+		want := map[string]int{}
+		for k, evs := range kept {
+			if k[0] == typ {
+				for _, ev := range evs {
+					want[search.EventKey(ev.Type, ev.Subject, ev.ID)]++
+				}
+			}
+		}
+		got := map[string]int{}
+		for offset := 0; ; offset += 100 {
+			var res struct {
+				Hits  []search.Doc `json:"hits"`
+				Total int          `json:"total"`
+			}
+			q := url.Values{"type": {typ}, "limit": {"100"}, "offset": {fmt.Sprint(offset)}, "sort": {"time:asc"}}
+			resp, err := http.Get(d.indexer.url() + "/v1/search?" + q.Encode())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = json.NewDecoder(resp.Body).Decode(&res)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("search %s: %d %v", typ, resp.StatusCode, err)
+			}
+			for _, h := range res.Hits {
+				got[search.EventKey(h.Type, h.Subject, h.ID)]++
+			}
+			if len(res.Hits) < 100 {
+				if res.Total != len(want) {
+					t.Errorf("search %s: total %d, %d events stored", typ, res.Total, len(want))
+				}
+				break
+			}
+		}
+		missing, extra := 0, 0
+		for k := range want {
+			if got[k] != 1 {
+				missing++
+			}
+		}
+		for k := range got {
+			if want[k] == 0 {
+				extra++
+			}
+		}
+		if missing > 0 || extra > 0 {
+			t.Errorf("search %s: %d stored events not found once, %d hits of no stored event", typ, missing, extra)
+		}
+	}
+}

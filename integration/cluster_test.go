@@ -1,0 +1,124 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulsehq/pulse/internal/app"
+	"github.com/pulsehq/pulse/internal/events"
+	"github.com/pulsehq/pulse/internal/testenv"
+)
+
+func postBatch(t *testing.T, url string, evs ...map[string]any) ingestAnswer {
+	t.Helper()
+	b, _ := json.Marshal(evs)
+	return ingestPost(t, url+"/v1/events", "application/json", b)
+}
+
+// code is the error code of an answer, "" for none.
+func (a ingestAnswer) code() string {
+	if a.Error == nil {
+		return ""
+	}
+	return a.Error.Code
+}
+
+// On a cluster, a reply delayed past the read timeout (the append ran) must not make the
+// client library send the append again: go-redis re-sends a failed cluster pipeline up to
+// MaxRedirects times whatever MaxRetries says. On the old main an event without id was then
+// stored twice, and an event with an id had its first submission answered "duplicate".
+func TestClusterIngestIsNeverResent(t *testing.T) {
+	t.Parallel()
+	cl := testenv.StartCluster(t, testenv.ClusterOptions{Proxied: true})
+	p := StartOn(t, cl.URL(), func(c *app.Config) {
+		c.Roles = []string{"ingest"}
+		c.RedisTimeout = time.Second
+	})
+	// Warm a connection to every node first: a fault on a new connection hits its handshake
+	// (nothing sent), and this test is about a command that ran.
+	for i := range 16 {
+		if a := postBatch(t, p.URL, map[string]any{"type": "video_liked", "subject": strings.Repeat("w", i+1)}); a.Status != http.StatusAccepted {
+			t.Fatalf("warm-up: %d %s", a.Status, a.code())
+		}
+	}
+	delay := func() (remove func()) {
+		var removes []func()
+		for _, n := range cl.Nodes {
+			removes = append(removes, n.Proxy.Inject(testenv.DelayReplies(2*time.Second, 1)))
+		}
+		return func() {
+			for _, r := range removes {
+				r()
+			}
+		}
+	}
+
+	remove := delay()
+	noID := postBatch(t, p.URL, map[string]any{"type": "video_liked", "subject": "no-id", "data": map[string]any{"k": "once"}})
+	withID := postBatch(t, p.URL, map[string]any{"id": "x1", "type": "video_liked", "subject": "with-id"})
+	remove()
+	for _, a := range []ingestAnswer{noID, withID} {
+		if a.Status != http.StatusServiceUnavailable || a.code() != "unconfirmed" {
+			t.Fatalf("delayed reply answered %d %q, want 503 unconfirmed", a.Status, a.code())
+		}
+	}
+	if id := noID.Error.Details.Results[0].ID; id != "" {
+		t.Errorf("an unconfirmed event without id was given the id %q", id)
+	}
+	// The appends ran once each: stored once, and the id's resend is a duplicate.
+	rdb := cl.Client(t)
+	ctx := context.Background()
+	count := func(typ, subject string) int {
+		msgs, err := rdb.XRange(ctx, events.Stream(events.Partition(typ, subject, events.DefaultPartitions)), "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, m := range msgs {
+			if m.Values["subject"] == subject {
+				n++
+			}
+		}
+		return n
+	}
+	testenv.WaitFor(t, 10*time.Second, "the delayed appends to land", func() bool {
+		return count("video_liked", "no-id") >= 1 && count("video_liked", "with-id") >= 1
+	})
+	if n := count("video_liked", "no-id"); n != 1 {
+		t.Errorf("the event without id is stored %d times, want 1", n)
+	}
+	if a := postBatch(t, p.URL, map[string]any{"id": "x1", "type": "video_liked", "subject": "with-id"}); a.Status != http.StatusOK || a.Duplicates != 1 {
+		t.Errorf("resend of x1: %d %+v, want 200 duplicate", a.Status, a)
+	}
+	if n := count("video_liked", "with-id"); n != 1 {
+		t.Errorf("x1 is stored %d times, want 1", n)
+	}
+}
+
+// One seed URL of a cluster node gives a cluster client (the old main used a plain client
+// and got MOVED for most partitions), and a database index, which a cluster cannot have, is
+// refused instead of dropped.
+func TestClusterFromOneSeed(t *testing.T) {
+	t.Parallel()
+	cl := testenv.StartCluster(t, testenv.ClusterOptions{})
+	seed := "redis://" + cl.Nodes[0].Addr
+	p := StartOn(t, seed, func(c *app.Config) { c.Roles = []string{"ingest"} })
+	var evs []map[string]any
+	for i := range 64 {
+		evs = append(evs, map[string]any{"type": "video_liked", "subject": strings.Repeat("s", i+1)})
+	}
+	if a := postBatch(t, p.URL, evs...); a.Status != http.StatusAccepted || len(a.Results) != 64 {
+		t.Fatalf("64 events over every partition: %d %q", a.Status, a.code())
+	}
+	cfg := app.Defaults()
+	cfg.RedisURL = seed + "/1"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := app.New(ctx, cfg, Logger(t)); err == nil || !strings.Contains(err.Error(), "database 0") {
+		t.Errorf("app.New on a cluster with database 1: %v, want a refusal", err)
+	}
+}
