@@ -189,6 +189,8 @@ type deployment struct {
 	counter []*pulseProc
 	indexer *pulseProc // and live
 	all     []*pulseProc
+	// restarted: some process was killed and started again (its metrics started over).
+	restarted bool
 }
 
 // baseEnv is every process's configuration, before its role and port.

@@ -111,7 +111,7 @@ func TestEdgeLiveConnectionCaps(t *testing.T) {
 		t.Fatalf("fourth connection: %d %s Retry-After %q, want 503 server_full", status, code, retry)
 	}
 	for reason, want := range map[string]string{"too_many_connections": "1", "server_full": "1"} {
-		if got := metric(t, p, `pulse_live_connections_refused_total{reason="`+reason+`"}`); got != want {
+		if got := metric(t, p.URL, `pulse_live_connections_refused_total{reason="`+reason+`"}`); got != want {
 			t.Errorf("refused %s = %q, want %s", reason, got, want)
 		}
 	}

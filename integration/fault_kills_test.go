@@ -19,8 +19,12 @@ func TestFaultKills(t *testing.T) {
 		kills := map[string]int{}
 		h := runWorkload(t, d, func(ctx context.Context) {
 			rng := rand.New(rand.NewPCG(4, uint64(time.Now().UnixNano())))
+			d.restarted = true
+			// Every process in turn, from a random one: even a short run kills most roles.
+			next := rng.IntN(len(d.all))
 			for sleepCtx(ctx, time.Duration(1000+rng.IntN(2000))*time.Millisecond); ctx.Err() == nil; sleepCtx(ctx, time.Duration(1000+rng.IntN(2000))*time.Millisecond) {
-				p := d.all[rng.IntN(len(d.all))]
+				p := d.all[next%len(d.all)]
+				next++
 				p.kill()
 				kills[p.roles]++
 				time.Sleep(time.Duration(100+rng.IntN(1000)) * time.Millisecond)

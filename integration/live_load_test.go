@@ -76,7 +76,7 @@ func TestLiveSlowClient(t *testing.T) {
 
 	// The stuck client is found out by the ping it cannot answer (reading it now would answer).
 	testenv.WaitFor(t, 30*time.Second, "the stuck client to be closed", func() bool {
-		return metric(t, p, "pulse_live_slow_closes_total") == "1"
+		return metric(t, p.URL, "pulse_live_slow_closes_total") == "1"
 	})
 	if code, reason := stuck.closeStatus(30 * time.Second); code != websocket.StatusPolicyViolation || reason != "client too slow" {
 		t.Fatalf("stuck client closed with %v %q, want 1008 client too slow", code, reason)
@@ -129,7 +129,7 @@ func TestLiveThousandConnections(t *testing.T) {
 		})
 		lat = append(lat, f.received.Sub(accepted))
 	}
-	if v := metric(t, p, `pulse_live_connections{transport="ws"}`); v != fmt.Sprint(n) {
+	if v := metric(t, p.URL, `pulse_live_connections{transport="ws"}`); v != fmt.Sprint(n) {
 		t.Errorf("connections gauge %q, want %d", v, n)
 	}
 	t.Logf("%d connections: like 202 → update p50 %v, p99 %v, max %v", n,
@@ -217,12 +217,12 @@ func TestLiveManySubscribersAtOnce(t *testing.T) {
 		}
 		lat[i] = f.received.Sub(start)
 	}
-	failed, _ := strconv.Atoi(metric(t, p, "pulse_live_query_errors_total"))
+	failed, _ := strconv.Atoi(metric(t, p.URL, "pulse_live_query_errors_total"))
 	if failed > n/10 {
 		t.Errorf("%d snapshot reads failed for %d subscriptions: a retry storm", failed, n)
 	}
 	t.Logf("%d subscriptions of %d subjects at once: snapshot after p50 %v, p99 %v, max %v; %s reads, %d failed", n, perSub,
-		percentile(lat, .5), percentile(lat, .99), slices.Max(lat), metric(t, p, "pulse_live_snapshot_duration_seconds_count"), failed)
+		percentile(lat, .5), percentile(lat, .99), slices.Max(lat), metric(t, p.URL, "pulse_live_snapshot_duration_seconds_count"), failed)
 }
 
 // Two live instances on one Redis: a client on each sees the same counts, wherever the
@@ -283,10 +283,11 @@ func TestLiveLatency(t *testing.T) {
 		percentile(toCounter, .5), percentile(toCounter, .99), percentile(toClient, .5), percentile(toClient, .99))
 }
 
-// metric returns the value of one sample of /metrics ("" when absent).
-func metric(t testing.TB, p *Pulse, name string) string {
+// metric returns the value of one sample of the /metrics of the process at base ("" when
+// absent).
+func metric(t testing.TB, base, name string) string {
 	t.Helper()
-	res, err := http.Get(p.URL + "/metrics")
+	res, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

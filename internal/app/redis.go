@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func parseRedisURL(url string) (redis.UniversalOptions, error) {
 // whether a single seed is a cluster node (a plain client on a cluster gets MOVED for most
 // keys), and that a cluster is not asked for a database other than 0 (it has no other: the
 // index would be dropped silently).
-func connect(ctx context.Context, url string, log interface{ Warn(string, ...any) }) (redis.UniversalOptions, error) {
+func connect(ctx context.Context, url string, log *slog.Logger) (redis.UniversalOptions, error) {
 	uo, err := parseRedisURL(url)
 	if err != nil {
 		return uo, err
