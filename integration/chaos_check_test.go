@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -137,6 +138,31 @@ func quiet(ctx context.Context, tp *topology, names ...string) bool {
 	return true
 }
 
+// behind says which groups have not caught up, for a failure message.
+func behind(ctx context.Context, tp *topology, rec *recorder) string {
+	streams := []string{events.FailedStream, events.RejectedStream}
+	for p := range chaosPartitions {
+		streams = append(streams, events.Stream(p))
+	}
+	var out []string
+	for _, s := range streams {
+		gs, err := tp.direct.XInfoGroups(ctx, s).Result()
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: %v", s, err))
+			continue
+		}
+		for _, g := range gs {
+			if g.Lag != 0 || g.Pending != 0 {
+				out = append(out, fmt.Sprintf("%s %s: lag %d, pending %d", s, g.Name, g.Lag, g.Pending))
+			}
+		}
+	}
+	if !rec.caughtUp(ctx) {
+		out = append(out, "the recorder has not read every entry")
+	}
+	return strings.Join(out, "; ")
+}
+
 // verdict checks what the clients were answered against what was stored, counted and indexed.
 // It fails the test for any lost or doubled event, and returns the run's figures.
 func verdict(t *testing.T, d *deployment, h *history, rec *recorder) {
@@ -147,7 +173,7 @@ func verdict(t *testing.T, d *deployment, h *history, rec *recorder) {
 	// the time it took is a figure, not an assertion.
 	var settled bool
 	var counted time.Duration
-	deadline := time.Now().Add(3 * time.Minute)
+	deadline := time.Now().Add(scale().settle)
 	for !settled && time.Now().Before(deadline) {
 		if counted == 0 && quiet(ctx, d.tp, events.GroupCounter) {
 			counted = time.Since(start)
@@ -158,7 +184,7 @@ func verdict(t *testing.T, d *deployment, h *history, rec *recorder) {
 		}
 	}
 	if !settled {
-		t.Fatalf("no quiescence 3 minutes after the workload: consumer groups still behind")
+		t.Fatalf("no quiescence %s after the workload: %s", scale().settle, behind(ctx, d.tp, rec))
 	}
 	last := time.Since(time.Unix(0, h.lastAnswer.Load())) - time.Since(start)
 	t.Logf("counter group quiescent %s after the workload ended, every group %s (the last answer came %s before the check began)",

@@ -46,13 +46,14 @@ func (quietRedis) Printf(context.Context, string, ...any) {}
 type chaosScale struct {
 	duration time.Duration // of the workload; faults stop with it
 	clients  int
+	settle   time.Duration // bound on the wait for quiescence: a bound, not an assertion
 }
 
 func scale() chaosScale {
 	if os.Getenv("PULSE_CHAOS") == "long" {
-		return chaosScale{duration: 3 * time.Minute, clients: 8}
+		return chaosScale{duration: 2 * time.Minute, clients: 8, settle: 10 * time.Minute}
 	}
-	return chaosScale{duration: 12 * time.Second, clients: 4}
+	return chaosScale{duration: 12 * time.Second, clients: 4, settle: 3 * time.Minute}
 }
 
 // Settings of every run.

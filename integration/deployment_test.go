@@ -64,6 +64,7 @@ func TestMisconfiguredProcessRefusesToStart(t *testing.T) {
 				}
 			case <-time.After(60 * time.Second):
 				_ = cmd.Process.Kill()
+				<-done // the output is the process's until it has exited
 				t.Fatalf("still running after 60s:\n%s", out.String())
 			}
 			if _, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port)); err == nil {

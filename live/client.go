@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pulsehq/pulse/internal/events"
 )
@@ -63,17 +64,20 @@ func (h *Hub) newClient(transport string) *client {
 	}
 }
 
-// stop asks the writer to close the connection with code and reason. The first call wins and
-// reports true.
-func (c *client) stop(code websocket.StatusCode, reason string) bool {
+// stop asks the writer to close the connection with code and reason. The first call wins:
+// it counts the close on count (if any) before the writer can send it, so whoever sees the
+// close sees it counted.
+func (c *client) stop(code websocket.StatusCode, reason string, count prometheus.Counter) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped {
-		return false
+		return
+	}
+	if count != nil {
+		count.Inc()
 	}
 	c.stopped, c.code, c.reason = true, code, reason
 	close(c.done)
-	return true
 }
 
 func (c *client) wakeUp() {
@@ -239,9 +243,7 @@ func (c *client) reject(id string, e *protoError) {
 	c.budget = min(float64(c.h.cfg.ErrorBudget), c.budget+now.Sub(c.budgetAt).Seconds())
 	c.budgetAt = now
 	if c.budget < 1 {
-		if c.stop(websocket.StatusPolicyViolation, "too many bad frames") {
-			c.h.m.floodCloses.Inc()
-		}
+		c.stop(websocket.StatusPolicyViolation, "too many bad frames", c.h.m.floodCloses)
 		return
 	}
 	c.budget--
@@ -300,12 +302,10 @@ func (c *client) sendOutbox(ctx context.Context, s sink) {
 // fail stops a client whose sink failed; one that was too slow gets 1008.
 func (c *client) fail(err error) {
 	if errors.Is(err, errTooSlow) || errors.Is(err, context.DeadlineExceeded) {
-		if c.stop(websocket.StatusPolicyViolation, "client too slow") {
-			c.h.m.slowCloses.Inc()
-		}
+		c.stop(websocket.StatusPolicyViolation, "client too slow", c.h.m.slowCloses)
 		return
 	}
-	c.stop(websocket.StatusInternalError, "write failed")
+	c.stop(websocket.StatusInternalError, "write failed", nil)
 }
 
 // flush writes every frame that is due, and asks for the snapshots that are due. It returns

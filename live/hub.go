@@ -92,7 +92,7 @@ func (h *Hub) Shutdown() {
 	}
 	h.mu.Unlock()
 	for _, c := range clients {
-		c.stop(websocket.StatusGoingAway, "server shutting down")
+		c.stop(websocket.StatusGoingAway, "server shutting down", nil)
 	}
 }
 

@@ -99,7 +99,7 @@ func (h *Hub) serveConn(conn *websocket.Conn) {
 		}
 		cl.handle(typ, data)
 	}
-	cl.stop(websocket.StatusNormalClosure, "")
+	cl.stop(websocket.StatusNormalClosure, "", nil)
 	writer.Wait()
 	ws.pings.Wait()
 }

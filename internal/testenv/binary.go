@@ -16,8 +16,8 @@ var (
 	buildOut  []byte
 )
 
-// PulseBinary builds cmd/pulse once per test binary and returns its path, for tests that need
-// a separate OS process (SIGKILL, SIGTERM).
+// PulseBinary builds cmd/pulse once per test binary (with -race when the tests run with it)
+// and returns its path, for tests that need a separate OS process (SIGKILL, SIGTERM).
 func PulseBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -27,7 +27,11 @@ func PulseBinary(t testing.TB) string {
 			return
 		}
 		buildPath = filepath.Join(dir, "pulse")
-		cmd := exec.Command("go", "build", "-race", "-o", buildPath, "./cmd/pulse")
+		args := []string{"build", "-o", buildPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/pulse")...)
 		cmd.Dir = RepoRoot()
 		buildOut, buildErr = cmd.CombinedOutput()
 	})
