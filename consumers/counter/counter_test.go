@@ -453,11 +453,17 @@ func TestCorruptValueIsCheckedBeforeAck(t *testing.T) {
 	if _, got := e.counts(r, "video_liked", "v2"); got[0][0] != 1 {
 		t.Errorf("healthy entry counts %v, want 1", got)
 	}
+	// Its replay marker never expires: a replay days later must still count (it used to live
+	// for the history retention only, after which a replay counted nothing).
+	items, _, _ := failures.List(ctx, e.rdb, events.FailedStream, 10, "")
+	marker := consumers.DeadMarker(events.Stream(0), events.GroupCounter, items[0].EntryID)
+	if ttl, err := e.rdb.PTTL(ctx, marker).Result(); err != nil || ttl != -1 {
+		t.Errorf("dead marker %s: TTL %v, %v; want one that does not expire", marker, ttl, err)
+	}
 	// Repaired and replayed, it counts once.
 	if err := e.rdb.HDel(ctx, bucket, "v1").Err(); err != nil {
 		t.Fatal(err)
 	}
-	items, _, _ := failures.List(ctx, e.rdb, events.FailedStream, 10, "")
 	if _, err := failures.Replay(ctx, e.rdb, e.n, []string{items[0].ID}); err != nil {
 		t.Fatal(err)
 	}
