@@ -190,6 +190,7 @@ type deployment struct {
 	counter []*pulseProc
 	indexer *pulseProc // and live
 	all     []*pulseProc
+	rec     *recorder
 	// restarted: some process was killed and started again (its metrics started over).
 	restarted bool
 }
@@ -223,6 +224,7 @@ func deploy(t *testing.T, tp *topology) *deployment {
 			t.Fatal(err)
 		}
 	}
+	d.rec = record(t, tp)
 	t.Cleanup(func() {
 		for _, p := range d.all {
 			p.kill()
@@ -569,7 +571,8 @@ func (c *client) encode(batch []*chaosEvent, retry bool) ([]byte, string) {
 
 // runWorkload runs the clients against the ingest processes for the scale's duration while
 // faults runs, and returns once every client has its final answers.
-func runWorkload(t *testing.T, d *deployment, faults func(ctx context.Context)) *history {
+// faults injects its family's faults until ctx ends and returns what it injected, for the report.
+func runWorkload(t *testing.T, d *deployment, faults func(ctx context.Context) string) *history {
 	t.Helper()
 	sc := scale()
 	h := newHistory()
@@ -588,10 +591,9 @@ func runWorkload(t *testing.T, d *deployment, faults func(ctx context.Context)) 
 			http: &http.Client{Timeout: 10 * time.Second}}
 		wg.Go(func() { c.run(ctx) })
 	}
-	var fw sync.WaitGroup
-	fw.Go(func() { faults(ctx) })
-	fw.Wait()
+	injected := faults(ctx)
 	wg.Wait()
+	h.report(t, injected)
 	return h
 }
 

@@ -17,13 +17,12 @@ func TestFaultMisconfigured(t *testing.T) {
 	t.Parallel()
 	eachTopology(t, "", func(t *testing.T, tp *topology) {
 		d := deploy(t, tp)
-		rec := record(t, tp)
 		wrong := []struct{ env, want string }{
 			{"PULSE_PARTITIONS=8", "PULSE_PARTITIONS"},
 			{"PULSE_WINDOWS=1m,5m", "PULSE_WINDOWS"},
 		}
 		refused := 0
-		h := runWorkload(t, d, func(ctx context.Context) {
+		h := runWorkload(t, d, func(ctx context.Context) string {
 			for i := 0; ctx.Err() == nil; i++ {
 				sleepCtx(ctx, time.Second)
 				w := wrong[i%len(wrong)]
@@ -34,12 +33,12 @@ func TestFaultMisconfigured(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), "exited at start") || !strings.Contains(p.output(), w.want) {
 					p.kill()
 					t.Errorf("a %s process with %s: %v; want an exit naming %s", roles, w.env, err, w.want)
-					return
+					break
 				}
 				refused++
 			}
+			return fmt.Sprintf("%d misconfigured processes refused", refused)
 		})
-		h.report(t, fmt.Sprintf("%d misconfigured processes refused", refused))
-		verdict(t, d, h, rec)
+		verdict(t, d, h)
 	})
 }

@@ -23,13 +23,12 @@ func TestFaultDeadLetters(t *testing.T) {
 	t.Parallel()
 	eachTopology(t, "", func(t *testing.T, tp *topology) {
 		d := deploy(t, tp)
-		rec := record(t, tp)
 		ctx := context.Background()
 		broken := fmt.Sprintf("pulse:{p%d}:c:top:60:video_viewed", events.Partition("video_viewed", "v0", chaosPartitions))
 		if err := tp.direct.Set(ctx, broken, "not a sorted set", 0).Err(); err != nil {
 			t.Fatal(err)
 		}
-		h := runWorkload(t, d, func(ctx context.Context) {
+		h := runWorkload(t, d, func(ctx context.Context) string {
 			rng := rand.New(rand.NewPCG(5, uint64(time.Now().UnixNano())))
 			for ctx.Err() == nil {
 				remove := tp.proxies[rng.IntN(len(tp.proxies))].Inject(testenv.LoseReplies(0.3))
@@ -37,8 +36,8 @@ func TestFaultDeadLetters(t *testing.T) {
 				remove()
 				sleepCtx(ctx, time.Duration(200+rng.IntN(500))*time.Millisecond)
 			}
+			return injected(tp)
 		})
-		h.report(t, injected(tp))
 
 		// Every entry of the broken key ends in the dead-letter store, listed by the API.
 		testenv.WaitFor(t, 2*time.Minute, "the broken entries dead-lettered", func() bool { return quiet(ctx, tp, events.GroupCounter) })
@@ -86,6 +85,6 @@ func TestFaultDeadLetters(t *testing.T) {
 			t.Fatalf("replay of %d dead letters: %d replayed, %d skipped, %v", listed, len(replay.Replayed), len(replay.Skipped), err)
 		}
 		t.Logf("%d dead letters listed and replayed", listed)
-		verdict(t, d, h, rec)
+		verdict(t, d, h)
 	})
 }

@@ -15,9 +15,8 @@ func TestFaultKills(t *testing.T) {
 	t.Parallel()
 	eachTopology(t, "", func(t *testing.T, tp *topology) {
 		d := deploy(t, tp)
-		rec := record(t, tp)
 		kills := map[string]int{}
-		h := runWorkload(t, d, func(ctx context.Context) {
+		h := runWorkload(t, d, func(ctx context.Context) string {
 			rng := rand.New(rand.NewPCG(4, uint64(time.Now().UnixNano())))
 			d.restarted = true
 			// Every process in turn, from a random one: even a short run kills most roles.
@@ -30,11 +29,11 @@ func TestFaultKills(t *testing.T) {
 				time.Sleep(time.Duration(100+rng.IntN(1000)) * time.Millisecond)
 				if err := p.start(t); err != nil {
 					t.Error(err)
-					return
+					break
 				}
 			}
+			return fmt.Sprintf("SIGKILLs by role %v", kills)
 		})
-		h.report(t, fmt.Sprintf("SIGKILLs by role %v", kills))
-		verdict(t, d, h, rec)
+		verdict(t, d, h)
 	})
 }

@@ -17,8 +17,7 @@ func TestFaultReplies(t *testing.T) {
 	t.Parallel()
 	eachTopology(t, "", func(t *testing.T, tp *topology) {
 		d := deploy(t, tp)
-		rec := record(t, tp)
-		h := runWorkload(t, d, func(ctx context.Context) {
+		h := runWorkload(t, d, func(ctx context.Context) string {
 			rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 			for ctx.Err() == nil {
 				p := tp.proxies[rng.IntN(len(tp.proxies))]
@@ -33,9 +32,9 @@ func TestFaultReplies(t *testing.T) {
 				remove()
 				sleepCtx(ctx, time.Duration(100+rng.IntN(400))*time.Millisecond)
 			}
+			return injected(tp)
 		})
-		h.report(t, injected(tp))
-		verdict(t, d, h, rec)
+		verdict(t, d, h)
 	})
 }
 

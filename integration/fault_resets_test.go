@@ -16,9 +16,8 @@ func TestFaultResets(t *testing.T) {
 	t.Parallel()
 	eachTopology(t, "", func(t *testing.T, tp *topology) {
 		d := deploy(t, tp)
-		rec := record(t, tp)
 		resets := 0
-		h := runWorkload(t, d, func(ctx context.Context) {
+		h := runWorkload(t, d, func(ctx context.Context) string {
 			rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
 			for ctx.Err() == nil {
 				p := tp.proxies[rng.IntN(len(tp.proxies))]
@@ -37,8 +36,8 @@ func TestFaultResets(t *testing.T) {
 				}
 				sleepCtx(ctx, time.Duration(200+rng.IntN(500))*time.Millisecond)
 			}
+			return fmt.Sprintf("%s, %d drops of every connection", injected(tp), resets)
 		})
-		h.report(t, fmt.Sprintf("%s, %d drops of every connection", injected(tp), resets))
-		verdict(t, d, h, rec)
+		verdict(t, d, h)
 	})
 }

@@ -20,9 +20,8 @@ func TestFaultRestarts(t *testing.T) {
 			t.Parallel()
 			eachTopology(t, fsync, func(t *testing.T, tp *topology) {
 				d := deploy(t, tp)
-				rec := record(t, tp)
 				restarts := 0
-				h := runWorkload(t, d, func(ctx context.Context) {
+				h := runWorkload(t, d, func(ctx context.Context) string {
 					rng := rand.New(rand.NewPCG(3, uint64(time.Now().UnixNano())))
 					for sleepCtx(ctx, time.Duration(2000+rng.IntN(2000))*time.Millisecond); ctx.Err() == nil; sleepCtx(ctx, time.Duration(2000+rng.IntN(2000))*time.Millisecond) {
 						if tp.single != nil {
@@ -37,9 +36,9 @@ func TestFaultRestarts(t *testing.T) {
 						}
 						restarts++
 					}
+					return fmt.Sprintf("%d Redis crashes (SIGKILL) and restarts", restarts)
 				})
-				h.report(t, fmt.Sprintf("%d Redis crashes (SIGKILL) and restarts", restarts))
-				verdict(t, d, h, rec)
+				verdict(t, d, h)
 			})
 		})
 	}
