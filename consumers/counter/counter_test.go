@@ -472,3 +472,31 @@ func TestCorruptValueIsCheckedBeforeAck(t *testing.T) {
 		return e.pending() == 0 && got[0][1] == 1
 	})
 }
+
+// A deployment counted by the earlier schedule layout (seconds in c:sched, every type in
+// c:types) is migrated at start: its buckets still leave their windows.
+func TestOldScheduleMigrated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1, "1s,2s")
+	ctx := context.Background()
+	sec := e.now()/1000 - 1
+	pipe := e.rdb.Pipeline()
+	pipe.Set(ctx, "pulse:{p0}:c:x", sec, 0)
+	pipe.ZAdd(ctx, "pulse:{p0}:c:sched", redis.Z{Score: float64(sec), Member: sec})
+	pipe.SAdd(ctx, "pulse:{p0}:c:types", "video_liked", "gone_type")
+	pipe.HSet(ctx, fmt.Sprintf("pulse:{p0}:c:s:video_liked:%d", sec), "v1", 1)
+	pipe.ZAdd(ctx, "pulse:{p0}:c:top:1:video_liked", redis.Z{Score: 1, Member: "v1"})
+	pipe.ZAdd(ctx, "pulse:{p0}:c:top:2:video_liked", redis.Z{Score: 1, Member: "v1"})
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.start(e.config("c1"))
+	r := counter.NewReader(e.rdb, e.n, e.windows)
+	testenv.WaitFor(t, 10*time.Second, "the old bucket to leave its windows", func() bool {
+		_, got := e.counts(r, "video_liked", "v1")
+		return slices.Equal(got[0], []int64{0, 0})
+	})
+	if n := e.rdb.Exists(ctx, "pulse:{p0}:c:sched", "pulse:{p0}:c:types").Val(); n != 0 {
+		t.Errorf("%d old schedule keys left", n)
+	}
+}

@@ -1,6 +1,7 @@
 #!lua
 -- due.lua: what must the windows of a partition go through to be exact now?
--- KEYS: cursor, due. ARGV: window lengths in seconds, shortest first.
+-- KEYS: cursor, due, and the schedule of the earlier layout: sched (seconds), types (every
+-- type seen). ARGV: window lengths in seconds, shortest first.
 --
 -- Returns {X, now} when the windows are already exact at now (settling nothing, or nothing
 -- but moving X: done here at once), else {X, now, "<second>:<type>" members of the buckets
@@ -8,6 +9,18 @@
 -- must be in KEYS, so the buckets to read must be known before the call). The schedule names
 -- (second, type) pairs, so settling touches only the types that hold counts in that range,
 -- however many types the partition has seen.
+-- A partition still scheduled the earlier way is moved first, in the same atomic step as any
+-- settle, or its buckets would never leave their windows: each old second becomes one member
+-- per type (a member without a bucket is read once, empty, and dropped).
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local types = redis.call('SMEMBERS', KEYS[4])
+  for _, sec in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    for _, typ in ipairs(types) do
+      redis.call('ZADD', KEYS[2], sec, sec .. ':' .. typ)
+    end
+  end
+  redis.call('DEL', KEYS[3], KEYS[4])
+end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1])
 local x = tonumber(redis.call('GET', KEYS[1]))

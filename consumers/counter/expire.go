@@ -46,7 +46,7 @@ func (s *settler) settle(ctx context.Context, p int) error {
 		wargs[i] = w
 	}
 	for conflicts := 0; conflicts < maxSettleRounds; {
-		res, err := dueScript.Run(ctx, s.rdb, []string{k.cursor(), k.due()}, wargs...).Slice()
+		res, err := dueScript.Run(ctx, s.rdb, []string{k.cursor(), k.due(), k.oldSched(), k.oldTypes()}, wargs...).Slice()
 		if err != nil {
 			return fmt.Errorf("due script: %w", err)
 		}

@@ -26,6 +26,10 @@ func (k keys) cursor() string  { return string(k) + "x" }
 func (k keys) version() string { return string(k) + "v" }
 func (k keys) due() string     { return string(k) + "due" }
 
+// Keys of the schedule's layout before (type, second) members: due.lua migrates them away.
+func (k keys) oldSched() string { return string(k) + "sched" }
+func (k keys) oldTypes() string { return string(k) + "types" }
+
 func (k keys) bucket(typ string, sec int64) string {
 	return string(k) + "s:" + typ + ":" + strconv.FormatInt(sec, 10)
 }
