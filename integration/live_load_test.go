@@ -28,7 +28,7 @@ import (
 // tests share the process heap.)
 func TestLiveSlowClient(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, liveTune())
+	p := Start(t, nil, liveTune(func(c *app.Config) { c.LiveSlowTimeout = 10 * time.Second }))
 	subjects := []string{"s0", "s1", "s2", "s3", "s4"}
 	stuck := dialLiveStuck(t, p)
 	stuck.subscribe("s", "video_liked", subjects...)
@@ -75,7 +75,7 @@ func TestLiveSlowClient(t *testing.T) {
 	t.Logf("50 readers had every final count %v after the last 202", time.Since(start))
 
 	// The stuck client is found out by the ping it cannot answer (reading it now would answer).
-	testenv.WaitFor(t, 30*time.Second, "the stuck client to be closed", func() bool {
+	testenv.WaitFor(t, 90*time.Second, "the stuck client to be closed", func() bool {
 		return metric(t, p.URL, "pulse_live_slow_closes_total") == "1"
 	})
 	if code, reason := stuck.closeStatus(30 * time.Second); code != websocket.StatusPolicyViolation || reason != "client too slow" {

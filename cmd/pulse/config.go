@@ -47,6 +47,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	p.dur(&c.HistoryRetention, "history-retention", c.HistoryRetention, "how long per-minute history is kept")
 
 	p.dur(&c.LiveInterval, "live-interval", c.LiveInterval, "least time between two updates of one live subscription")
+	p.dur(&c.LiveSlowTimeout, "live-slow-timeout", c.LiveSlowTimeout, "a live client slower than this to answer a ping or take a frame is closed (1008)")
 
 	p.str(&c.MeiliURL, "meili-url", c.MeiliURL, "Meilisearch URL (unset: embedded Bleve index)")
 	p.str(&c.MeiliKey, "meili-key", c.MeiliKey, "Meilisearch API key")

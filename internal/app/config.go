@@ -51,6 +51,9 @@ type Config struct {
 
 	// live
 	LiveInterval time.Duration
+	// LiveSlowTimeout: a live client that takes longer to answer a ping, or to take a frame,
+	// is closed as too slow.
+	LiveSlowTimeout time.Duration
 
 	// search
 	MeiliURL        string
@@ -91,6 +94,7 @@ func Defaults() Config {
 		Windows:          events.DefaultWindows,
 		HistoryRetention: 7 * 24 * time.Hour,
 		LiveInterval:     100 * time.Millisecond,
+		LiveSlowTimeout:  5 * time.Second,
 		SearchRetention:  30 * 24 * time.Hour,
 		IndexBatch:       1000,
 		IndexWait:        250 * time.Millisecond,

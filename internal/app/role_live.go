@@ -17,6 +17,8 @@ func (a *App) mountLive() error {
 		Windows:        a.windows,
 		Partitions:     a.cfg.Partitions,
 		Interval:       a.cfg.LiveInterval,
+		PongTimeout:    a.cfg.LiveSlowTimeout,
+		WriteTimeout:   a.cfg.LiveSlowTimeout,
 		AllowedOrigins: a.cfg.AllowedOrigins,
 		Registerer:     a.reg,
 		// edge: caps by gin's ClientIP (trusted proxies from Config.TrustedProxies)
