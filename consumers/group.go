@@ -209,17 +209,31 @@ func (g *Group) forget(ctx context.Context, r *reader) {
 
 // observe refreshes the pending and lag gauges of the partition.
 func (g *Group) observe(ctx context.Context, r *reader) {
-	groups, err := g.rdb.XInfoGroups(ctx, r.stream).Result()
-	if err != nil {
+	pipe := g.rdb.Pipeline()
+	info := pipe.XInfoStream(ctx, r.stream)
+	groups := pipe.XInfoGroups(ctx, r.stream)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return
 	}
-	for _, gi := range groups {
+	for _, gi := range groups.Val() {
 		if gi.Name == g.cfg.Group {
 			part := strconv.Itoa(r.p)
 			g.metrics.pending.WithLabelValues(g.cfg.Group, part).Set(float64(gi.Pending))
-			g.metrics.lag.WithLabelValues(g.cfg.Group, part).Set(float64(gi.Lag))
+			g.metrics.lag.WithLabelValues(g.cfg.Group, part).Set(float64(Lag(info.Val().LastGeneratedID, gi)))
 		}
 	}
+}
+
+// Lag is how many entries of the stream (whose last id is lastID) the group has not been
+// delivered yet, -1 when Redis cannot tell. Redis derives XINFO GROUPS' lag from a count of
+// entries read, which Redis 7.0 can get wrong after loading an append-only file (seen: a lag
+// of 3,750 that never moved, with every entry delivered): a group whose last delivered id is
+// the stream's last id is not behind, whatever that count says.
+func Lag(lastID string, g redis.XInfoGroup) int64 {
+	if g.LastDeliveredID == lastID {
+		return 0
+	}
+	return g.Lag
 }
 
 // createGroup recreates a group (and stream) that disappeared, e.g. after the stream key was

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/consumers/counter"
 	"github.com/pulsehq/pulse/consumers/indexer"
 	"github.com/pulsehq/pulse/internal/events"
@@ -102,6 +103,10 @@ func (r *recorder) caughtUp(ctx context.Context) bool {
 // quiet reports whether the consumer groups have read and acknowledged everything.
 func quiet(ctx context.Context, tp *topology, names ...string) bool {
 	check := func(stream string, groups ...string) bool {
+		info, err := tp.direct.XInfoStream(ctx, stream).Result()
+		if err != nil {
+			return false
+		}
 		gs, err := tp.direct.XInfoGroups(ctx, stream).Result()
 		if err != nil {
 			return false
@@ -110,7 +115,7 @@ func quiet(ctx context.Context, tp *topology, names ...string) bool {
 		for _, g := range gs {
 			if slices.Contains(groups, g.Name) {
 				seen++
-				if g.Lag != 0 || g.Pending != 0 {
+				if consumers.Lag(info.LastGeneratedID, g) != 0 || g.Pending != 0 {
 					return false
 				}
 			}
@@ -151,9 +156,10 @@ func behind(ctx context.Context, tp *topology, rec *recorder) string {
 			out = append(out, fmt.Sprintf("%s: %v", s, err))
 			continue
 		}
+		info, _ := tp.direct.XInfoStream(ctx, s).Result()
 		for _, g := range gs {
-			if g.Lag != 0 || g.Pending != 0 {
-				out = append(out, fmt.Sprintf("%s %s: lag %d, pending %d", s, g.Name, g.Lag, g.Pending))
+			if info == nil || consumers.Lag(info.LastGeneratedID, g) != 0 || g.Pending != 0 {
+				out = append(out, fmt.Sprintf("%s %s: last delivered %s, lag %d, pending %d", s, g.Name, g.LastDeliveredID, g.Lag, g.Pending))
 			}
 		}
 	}

@@ -165,6 +165,28 @@ func (p *pulseProc) kill() {
 	<-done
 }
 
+// dump has a failed run's process print every goroutine (SIGQUIT), and keeps its whole
+// output in a file beside the test's, named in the log.
+func (p *pulseProc) dump(t *testing.T) {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd != nil && cmd.Process.Signal(syscall.SIGQUIT) == nil {
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	f, err := os.CreateTemp("", "pulse-chaos-"+p.name+"-*.log")
+	if err != nil {
+		t.Logf("%s output:\n%s", p.name, tail(p.output(), 4000))
+		return
+	}
+	defer f.Close()
+	_, _ = f.WriteString(p.output())
+	t.Logf("%s output (with its goroutines): %s", p.name, f.Name())
+}
+
 func (p *pulseProc) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -227,10 +249,10 @@ func deploy(t *testing.T, tp *topology) *deployment {
 	d.rec = record(t, tp)
 	t.Cleanup(func() {
 		for _, p := range d.all {
-			p.kill()
 			if t.Failed() {
-				t.Logf("%s output:\n%s", p.name, tail(p.output(), 4000))
+				p.dump(t)
 			}
+			p.kill()
 		}
 	})
 	return d

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
@@ -144,11 +145,12 @@ func (p *pipeline) sample(ctx context.Context) error {
 	for i, name := range pipelineGroups {
 		for _, ps := range st.parts {
 			g, ok := ps.groups[name]
-			if !ok || g.Lag < 0 {
+			lag := consumers.Lag(ps.info.LastGeneratedID, g)
+			if !ok || lag < 0 {
 				s.acked[i] = -1
 				break
 			}
-			s.acked[i] += ps.info.EntriesAdded - g.Lag - g.Pending
+			s.acked[i] += ps.info.EntriesAdded - lag - g.Pending
 		}
 	}
 	p.mu.Lock()
@@ -293,8 +295,8 @@ func (p *pipeline) view(ctx context.Context) (PipelineView, error) {
 				continue
 			}
 			gv := GroupView{Pending: g.Pending, Consumers: g.Consumers}
-			if g.Lag >= 0 {
-				gv.Lag = &g.Lag
+			if lag := consumers.Lag(ps.info.LastGeneratedID, g); lag >= 0 {
+				gv.Lag = &lag
 			}
 			oldest := int64(-1)
 			if pe, err := ages[i][j].pending.Result(); err == nil && pe.Count > 0 {
