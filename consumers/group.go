@@ -144,7 +144,7 @@ func (g *Group) read(ctx context.Context, r *reader) error {
 		r.own = ""
 		return nil
 	case err != nil && redis.HasErrorPrefix(err, "NOGROUP"):
-		return g.createGroup(ctx, r)
+		return g.recreateGroup(ctx, r)
 	case err != nil:
 		return fmt.Errorf("xreadgroup %s: %w", r.stream, err)
 	}
@@ -173,7 +173,7 @@ func (g *Group) reclaim(ctx context.Context, r *reader) error {
 		}).Result()
 		if err != nil {
 			if redis.HasErrorPrefix(err, "NOGROUP") {
-				return g.createGroup(ctx, r)
+				return g.recreateGroup(ctx, r)
 			}
 			return fmt.Errorf("xautoclaim %s: %w", r.stream, err)
 		}
@@ -236,14 +236,38 @@ func Lag(lastID string, g redis.XInfoGroup) int64 {
 	return g.Lag
 }
 
-// createGroup recreates a group (and stream) that disappeared, e.g. after the stream key was
+// groupNames are Pulse's consumer groups of the partition streams, in display order.
+var groupNames = [...]string{events.GroupCounter, events.GroupIndexer}
+
+// CreateGroups makes every partition stream and every consumer group, so that entries appended
+// before a consumer first starts are still delivered to it (groups start at 0).
+func CreateGroups(ctx context.Context, rdb redis.Cmdable, partitions int) error {
+	for p := range partitions {
+		for _, g := range groupNames {
+			if err := createGroup(ctx, rdb, events.Stream(p), g); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// createGroup makes stream and its group at "0" unless the group exists.
+func createGroup(ctx context.Context, rdb redis.Cmdable, stream, group string) error {
+	err := rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err()
+	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
+		return fmt.Errorf("create group %s on %s: %w", group, stream, err)
+	}
+	return nil
+}
+
+// recreateGroup recreates a group (and stream) that disappeared, e.g. after the stream key was
 // deleted. It starts at "0", like the groups created at start-up, so nothing appended since is
 // skipped.
-func (g *Group) createGroup(ctx context.Context, r *reader) error {
+func (g *Group) recreateGroup(ctx context.Context, r *reader) error {
 	g.log.Warn("consumer group missing: recreating it", "stream", r.stream)
-	err := g.rdb.XGroupCreateMkStream(ctx, r.stream, g.cfg.Group, "0").Err()
-	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
-		return fmt.Errorf("create group on %s: %w", r.stream, err)
+	if err := createGroup(ctx, g.rdb, r.stream, g.cfg.Group); err != nil {
+		return err
 	}
 	r.own = "0"
 	return nil

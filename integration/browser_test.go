@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulsehq/pulse/cmd/pulse/app"
 	"github.com/pulsehq/pulse/frontend"
-	"github.com/pulsehq/pulse/internal/app"
 	"github.com/pulsehq/pulse/internal/testenv"
 )
 

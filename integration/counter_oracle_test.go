@@ -19,9 +19,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/cmd/pulse/app"
 	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/consumers/counter"
-	"github.com/pulsehq/pulse/internal/app"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
 	"github.com/pulsehq/pulse/internal/testenv"

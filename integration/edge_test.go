@@ -12,7 +12,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pulsehq/pulse/internal/app"
+	"github.com/pulsehq/pulse/cmd/pulse/app"
 	"github.com/pulsehq/pulse/internal/httpapi"
 	"github.com/pulsehq/pulse/internal/testenv"
 )

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulsehq/pulse/internal/app"
+	"github.com/pulsehq/pulse/cmd/pulse/app"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/testenv"
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulsehq/pulse/internal/app"
+	"github.com/pulsehq/pulse/cmd/pulse/app"
 	"github.com/pulsehq/pulse/internal/httpapi"
 	"github.com/pulsehq/pulse/internal/search"
 	"github.com/pulsehq/pulse/internal/testenv"

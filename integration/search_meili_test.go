@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulsehq/pulse/internal/app"
+	"github.com/pulsehq/pulse/cmd/pulse/app"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/search"
 	"github.com/pulsehq/pulse/internal/testenv"
@@ -21,7 +21,7 @@ import (
 // proxy the test can cut: while Meilisearch is unreachable ingest goes on, entries stay
 // pending past the claim idle time and nothing is dead-lettered; once it is back every event
 // is searchable exactly once. The embedded engine's outage is tested in consumers/indexer
-// through search.Faulty.
+// through searchtest.Faulty.
 func TestSearchMeilisearchOutage(t *testing.T) {
 	t.Parallel()
 	url, key := testenv.StartMeili(t)

@@ -3,7 +3,7 @@ package live
 import "context"
 
 // Source reads current counts from the store the changes come from. The counter's Reader is
-// the production Source (adapted in internal/app); tests use an in-memory one.
+// the production Source (adapted in cmd/pulse/app); tests use an in-memory one.
 type Source interface {
 	// Windows returns the counts of subjects of typ, in window order (a subject never counted
 	// may be missing: it counts zero), the time of the read in unix ms, and per partition the

@@ -10,7 +10,7 @@ import (
 	"os"
 	"runtime/pprof"
 
-	"github.com/pulsehq/pulse/internal/loadgen"
+	"github.com/pulsehq/pulse/cmd/pulse/loadgen"
 )
 
 // bench runs the load tool against a running pulse and prints what it measured. It fails when

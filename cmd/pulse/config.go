@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulsehq/pulse/internal/app"
+	"github.com/pulsehq/pulse/cmd/pulse/app"
 )
 
 // parseConfig fills app.Config from flags, then PULSE_* variables, then defaults. Every flag

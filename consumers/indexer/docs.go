@@ -3,8 +3,6 @@ package indexer
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/internal/events"
@@ -36,7 +34,7 @@ func failureDoc(store string, e consumers.Entry) (search.Doc, error) {
 		return search.Doc{}, fmt.Errorf("%w: failure record without a stage", events.ErrMalformed)
 	}
 	if f.At == 0 { // the entry id carries the time it was appended
-		f.At, _ = strconv.ParseInt(e.ID[:max(0, strings.IndexByte(e.ID, '-'))], 10, 64)
+		f.At = max(events.IDMillis(e.ID), 0)
 	}
 	data, err := json.Marshal(struct {
 		Stream  string            `json:"stream,omitempty"`

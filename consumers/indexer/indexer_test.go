@@ -17,6 +17,7 @@ import (
 	"github.com/pulsehq/pulse/consumers/indexer"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/search"
+	"github.com/pulsehq/pulse/internal/search/searchtest"
 	"github.com/pulsehq/pulse/internal/testenv"
 )
 
@@ -25,7 +26,7 @@ const partitions = 4
 type fixture struct {
 	t          *testing.T
 	rdb        *redis.Client
-	ev, failed *search.Faulty // the engines, with a fault switch
+	ev, failed *searchtest.Faulty // the engines, with a fault switch
 	reg        *prometheus.Registry
 }
 
@@ -33,13 +34,13 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{t: t, rdb: testenv.StartRedis(t).Client(), reg: prometheus.NewRegistry()}
-	open := func(name string) *search.Faulty {
+	open := func(name string) *searchtest.Faulty {
 		e, err := search.OpenBleve(search.BleveConfig{Path: filepath.Join(t.TempDir(), name)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = e.Close() })
-		return search.NewFaulty(e)
+		return searchtest.NewFaulty(e)
 	}
 	f.ev, f.failed = open("events"), open("failures")
 	return f

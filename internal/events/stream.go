@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Field names of a stream entry. Values are strings; times are decimal unix milliseconds.
@@ -69,4 +70,15 @@ func FromValues(m map[string]any) (Event, error) {
 		return e, fmt.Errorf("%w: id, type and subject are required", ErrMalformed)
 	}
 	return e, nil
+}
+
+// IDMillis is the millisecond part of a stream entry id ("1700000000000-3"): the time Redis
+// appended it. -1 if id is malformed.
+func IDMillis(id string) int64 {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }

@@ -13,22 +13,23 @@ import (
 
 	"github.com/pulsehq/pulse/internal/httpapi"
 	"github.com/pulsehq/pulse/internal/search"
+	"github.com/pulsehq/pulse/internal/search/searchtest"
 )
 
 type apiFixture struct {
 	srv            *httptest.Server
-	events, failed *search.Faulty
+	events, failed *searchtest.Faulty
 }
 
 func newAPI(t *testing.T) *apiFixture {
 	t.Helper()
-	open := func(name string) *search.Faulty {
+	open := func(name string) *searchtest.Faulty {
 		e, err := search.OpenBleve(search.BleveConfig{Path: filepath.Join(t.TempDir(), name)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = e.Close() })
-		return search.NewFaulty(e)
+		return searchtest.NewFaulty(e)
 	}
 	f := &apiFixture{events: open("events"), failed: open("failures")}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pulsehq/pulse/internal/loadgen"
+	"github.com/pulsehq/pulse/cmd/pulse/loadgen"
 )
 
 func main() {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pulsehq/pulse/internal/loadgen"
+	"github.com/pulsehq/pulse/cmd/pulse/loadgen"
 )
 
 type report struct {

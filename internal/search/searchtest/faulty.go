@@ -1,27 +1,31 @@
-package search
+// Package searchtest holds test doubles of search engines. Only tests import it, so none of
+// it is compiled into the binary.
+package searchtest
 
 import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/pulsehq/pulse/internal/search"
 )
 
 // ErrInjected is the outage a Faulty engine plays.
 var ErrInjected = errors.New("injected search engine outage")
 
-// Faulty wraps an Engine and fails on demand, so that tests can play an engine outage or a
+// Faulty wraps a search.Engine and fails on demand, so that tests can play an engine outage or a
 // document the engine refuses for good, with the real engine behind it.
 type Faulty struct {
-	Engine
+	search.Engine
 
 	mu       sync.Mutex
 	down     bool
-	reject   func(Doc) bool
+	reject   func(search.Doc) bool
 	failures int
 }
 
 // NewFaulty wraps e; it behaves like e until told otherwise.
-func NewFaulty(e Engine) *Faulty { return &Faulty{Engine: e} }
+func NewFaulty(e search.Engine) *Faulty { return &Faulty{Engine: e} }
 
 // SetDown makes every call fail with ErrInjected (true) or pass through again (false).
 func (f *Faulty) SetDown(down bool) {
@@ -30,9 +34,9 @@ func (f *Faulty) SetDown(down bool) {
 	f.down = down
 }
 
-// Reject makes Index refuse, with ErrRejected, any batch holding a document for which bad
+// Reject makes Index refuse, with search.ErrRejected, any batch holding a document for which bad
 // returns true, the way a real engine voids a whole task for one bad document. nil clears it.
-func (f *Faulty) Reject(bad func(Doc) bool) {
+func (f *Faulty) Reject(bad func(search.Doc) bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reject = bad
@@ -45,7 +49,7 @@ func (f *Faulty) Failures() int {
 	return f.failures
 }
 
-func (f *Faulty) fail(docs []Doc) error {
+func (f *Faulty) fail(docs []search.Doc) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down {
@@ -56,7 +60,7 @@ func (f *Faulty) fail(docs []Doc) error {
 		for _, d := range docs {
 			if f.reject(d) {
 				f.failures++
-				return ErrRejected
+				return search.ErrRejected
 			}
 		}
 	}
@@ -64,7 +68,7 @@ func (f *Faulty) fail(docs []Doc) error {
 }
 
 // Index fails while down or when a document is rejected, else indexes through.
-func (f *Faulty) Index(ctx context.Context, docs []Doc) error {
+func (f *Faulty) Index(ctx context.Context, docs []search.Doc) error {
 	if err := f.fail(docs); err != nil {
 		return err
 	}
@@ -72,7 +76,7 @@ func (f *Faulty) Index(ctx context.Context, docs []Doc) error {
 }
 
 // Search fails while down.
-func (f *Faulty) Search(ctx context.Context, q Query) (*Result, error) {
+func (f *Faulty) Search(ctx context.Context, q search.Query) (*search.Result, error) {
 	if err := f.fail(nil); err != nil {
 		return nil, err
 	}

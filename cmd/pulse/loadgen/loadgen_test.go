@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulsehq/pulse/cmd/pulse/loadgen"
 	"github.com/pulsehq/pulse/integration"
-	"github.com/pulsehq/pulse/internal/loadgen"
 )
 
 // The tool against a whole Pulse (ingest, counter, live in one process, real Redis): every

@@ -1,4 +1,4 @@
-package app
+package consumers
 
 import (
 	"context"
@@ -19,7 +19,7 @@ func TestPipelineView(t *testing.T) {
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client()
 	const parts = 2
-	if err := createGroups(ctx, rdb, parts); err != nil {
+	if err := CreateGroups(ctx, rdb, parts); err != nil {
 		t.Fatal(err)
 	}
 	// Entries a minute old, so the groups' ages are known lower bounds.
@@ -51,8 +51,8 @@ func TestPipelineView(t *testing.T) {
 	}
 	rdb.XAdd(ctx, &redis.XAddArgs{Stream: events.FailedStream, Values: []string{"stage", "counter"}})
 
-	p := &pipeline{rdb: rdb, partitions: parts, every: time.Second, keep: 3, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	v, err := p.view(ctx)
+	p := newTestInspector(t, rdb, parts)
+	v, err := p.Pipeline(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +108,8 @@ func TestPipelineView(t *testing.T) {
 func TestPipelineViewWithoutStreams(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.StartRedis(t).Client()
-	p := &pipeline{rdb: rdb, partitions: 3, every: time.Second, keep: 3, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	v, err := p.view(context.Background())
+	p := newTestInspector(t, rdb, 3)
+	v, err := p.Pipeline(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestPipelineRates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := &pipeline{every: time.Second, samples: tt.samples}
+			p := &Inspector{cfg: InspectorConfig{Every: time.Second}, samples: tt.samples}
 			got := p.rates().Series
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d points, want %d", len(got), len(tt.want))
@@ -175,7 +175,7 @@ func deref(p RatePoint) []any {
 func TestPipelineKeepsTheLastSamples(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.StartRedis(t).Client()
-	p := &pipeline{rdb: rdb, partitions: 1, every: time.Second, keep: 3, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	p := newTestInspector(t, rdb, 1)
 	for range 5 {
 		if err := p.sample(context.Background()); err != nil {
 			t.Fatal(err)
@@ -184,4 +184,14 @@ func TestPipelineKeepsTheLastSamples(t *testing.T) {
 	if len(p.samples) != 3 {
 		t.Errorf("kept %d samples, want 3", len(p.samples))
 	}
+}
+
+func newTestInspector(t *testing.T, rdb redis.UniversalClient, partitions int) *Inspector {
+	t.Helper()
+	p, err := NewInspector(rdb, InspectorConfig{Partitions: partitions, Every: time.Second, Keep: 3,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

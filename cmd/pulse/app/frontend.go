@@ -8,15 +8,22 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/frontend"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 
 // mountFrontend serves the dashboard at / with an SPA fallback, and the pipeline endpoint the
 // dashboard's Pipeline page reads. Unknown /v1 routes stay JSON 404s.
-func (a *App) mountFrontend() {
-	a.mountPipeline()
+func (a *App) mountFrontend() error {
+	in, err := consumers.NewInspector(a.rdb, consumers.InspectorConfig{Partitions: a.cfg.Partitions, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.addRunner("pipeline", in.Run)
+	in.Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)))
 	a.engine.NoRoute(spa(frontend.Dist()))
+	return nil
 }
 
 // spa serves the files of dist, and index.html for every other GET outside /v1 so that client

@@ -10,7 +10,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pulsehq/pulse/internal/events"
 )
 
 // parseRedisURL reads one URL (one node, or one seed of a cluster) or several comma-separated
@@ -85,18 +84,4 @@ func (a *App) newRedis(tune func(*redis.UniversalOptions)) redis.UniversalClient
 	c := redis.NewUniversalClient(&uo)
 	a.closers = append(a.closers, c.Close)
 	return c
-}
-
-// createGroups makes every partition stream and both consumer groups, so that entries
-// appended before a consumer first starts are still delivered to it (groups start at 0).
-func createGroups(ctx context.Context, rdb redis.UniversalClient, n int) error {
-	for p := range n {
-		for _, g := range []string{events.GroupCounter, events.GroupIndexer} {
-			err := rdb.XGroupCreateMkStream(ctx, events.Stream(p), g, "0").Err()
-			if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
-				return fmt.Errorf("create group %s on %s: %w", g, events.Stream(p), err)
-			}
-		}
-	}
-	return nil
 }

@@ -104,7 +104,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			return nil, fmt.Errorf("%s: %w", m.role, err)
 		}
 	}
-	a.mountFrontend()
+	if err := a.mountFrontend(); err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
 	return a, nil
 }
 
@@ -226,7 +228,7 @@ func (a *App) keepReady(ctx context.Context) error {
 		wait = time.Second
 		err := d.Record(ctx, a.rdb)
 		if err == nil {
-			err = createGroups(ctx, a.rdb, a.cfg.Partitions)
+			err = consumers.CreateGroups(ctx, a.rdb, a.cfg.Partitions)
 		}
 		switch {
 		case errors.Is(err, events.ErrMismatch):

@@ -1,4 +1,4 @@
-package app
+package consumers
 
 import (
 	"context"
@@ -6,41 +6,62 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 
-// The pipeline view (GET /v1/pipeline, docs/frontend.md): per partition stream, its length and
-// how far each consumer group is behind; the failure count; and ingest/apply rates that this
-// process samples itself, since Redis keeps only running totals.
+// InspectorConfig configures an Inspector.
+type InspectorConfig struct {
+	// Partitions is the number of partition streams (default events.DefaultPartitions).
+	Partitions int
+	// Every is how often the running totals are sampled for the rates (default 5 s).
+	Every time.Duration
+	// Keep is how many samples the rates span (default 121: ten minutes at 5 s).
+	Keep int
+	// Logger receives sampling and read errors (default slog.Default()).
+	Logger *slog.Logger
+}
 
-// pipelineGroups are the consumer groups the view reports, in display order.
-var pipelineGroups = [...]string{events.GroupCounter, events.GroupIndexer}
-
-const (
-	pipelineEvery = 5 * time.Second
-	pipelineKeep  = 121 // ten minutes of rates: one more sample than intervals
-)
-
-// pipeline reads the streams' state and keeps a ring of samples for the rates.
-type pipeline struct {
-	rdb        redis.UniversalClient
-	partitions int
-	every      time.Duration
-	keep       int
-	log        *slog.Logger
+// Inspector reports the partition streams and their consumer groups to operators
+// (GET /v1/pipeline, docs/frontend.md): per partition stream, its length and how far each
+// group is behind; the failure count; and ingest/apply rates that it samples itself, since
+// Redis keeps only running totals.
+type Inspector struct {
+	rdb redis.UniversalClient
+	cfg InspectorConfig
 
 	mu      sync.Mutex
-	samples []pipelineSample // oldest first, at most keep
+	samples []pipelineSample // oldest first, at most cfg.Keep
+}
+
+// NewInspector checks cfg and fills in its defaults.
+func NewInspector(rdb redis.UniversalClient, cfg InspectorConfig) (*Inspector, error) {
+	if rdb == nil {
+		return nil, errors.New("inspector: nil redis client")
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = events.DefaultPartitions
+	}
+	if cfg.Every == 0 {
+		cfg.Every = 5 * time.Second
+	}
+	if cfg.Keep == 0 {
+		cfg.Keep = 121
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Partitions < 0 || cfg.Every < 0 || cfg.Keep < 2 {
+		return nil, fmt.Errorf("inspector: partitions %d, every %s, keep %d: want positive, keep at least 2",
+			cfg.Partitions, cfg.Every, cfg.Keep)
+	}
+	return &Inspector{rdb: rdb, cfg: cfg}, nil
 }
 
 // pipelineSample holds running totals over all partitions at one instant.
@@ -49,7 +70,7 @@ type pipelineSample struct {
 	added int64 // entries ever appended (XINFO STREAM entries-added)
 	// acked per group: entries read minus pending, i.e. applied (or dead-lettered) for good;
 	// -1 when Redis cannot tell the lag of some partition.
-	acked [len(pipelineGroups)]int64
+	acked [len(groupNames)]int64
 }
 
 // PipelineView is the body of GET /v1/pipeline.
@@ -97,33 +118,30 @@ type RatePoint struct {
 	Indexer *float64 `json:"indexer"`
 }
 
-func (a *App) mountPipeline() {
-	p := &pipeline{rdb: a.rdb, partitions: a.cfg.Partitions, every: pipelineEvery, keep: pipelineKeep, log: a.log}
-	a.addRunner("pipeline", p.Run)
-	a.api.GET("/pipeline", a.keys.Require(httpapi.AccessBrowser), p.handle)
-}
+// Mount adds GET /pipeline to r.
+func (p *Inspector) Mount(r gin.IRoutes) { r.GET("/pipeline", p.handle) }
 
-func (p *pipeline) handle(c *gin.Context) {
+func (p *Inspector) handle(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
-	v, err := p.view(ctx)
+	v, err := p.Pipeline(ctx)
 	if err != nil {
 		// The error may name Redis's address: it goes to the log, the client gets the gist.
-		p.log.WarnContext(ctx, "pipeline: read failed", "request_id", httpapi.RequestID(c), "err", err)
+		p.cfg.Logger.WarnContext(ctx, "pipeline: read failed", "request_id", httpapi.RequestID(c), "err", err)
 		httpapi.Abort(c, httpapi.Unavailable("redis_unavailable", "cannot read the pipeline from redis", time.Second))
 		return
 	}
 	c.JSON(http.StatusOK, v)
 }
 
-// Run samples the running totals every p.every until ctx ends. A failed sample (Redis down)
+// Run samples the running totals every p.cfg.Every until ctx ends. A failed sample (Redis down)
 // leaves a gap in the rates; it never stops the process.
-func (p *pipeline) Run(ctx context.Context) error {
-	t := time.NewTicker(p.every)
+func (p *Inspector) Run(ctx context.Context) error {
+	t := time.NewTicker(p.cfg.Every)
 	defer t.Stop()
 	for {
 		if err := p.sample(ctx); err != nil && ctx.Err() == nil {
-			p.log.Debug("pipeline sample", "err", err)
+			p.cfg.Logger.Debug("pipeline sample", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -133,7 +151,7 @@ func (p *pipeline) Run(ctx context.Context) error {
 	}
 }
 
-func (p *pipeline) sample(ctx context.Context) error {
+func (p *Inspector) sample(ctx context.Context) error {
 	st, err := p.read(ctx)
 	if err != nil {
 		return err
@@ -142,10 +160,10 @@ func (p *pipeline) sample(ctx context.Context) error {
 	for _, ps := range st.parts {
 		s.added += ps.info.EntriesAdded
 	}
-	for i, name := range pipelineGroups {
+	for i, name := range groupNames {
 		for _, ps := range st.parts {
 			g, ok := ps.groups[name]
-			lag := consumers.Lag(ps.info.LastGeneratedID, g)
+			lag := Lag(ps.info.LastGeneratedID, g)
 			if !ok || lag < 0 {
 				s.acked[i] = -1
 				break
@@ -156,17 +174,17 @@ func (p *pipeline) sample(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.samples = append(p.samples, s)
-	if len(p.samples) > p.keep {
-		p.samples = append(p.samples[:0], p.samples[len(p.samples)-p.keep:]...)
+	if len(p.samples) > p.cfg.Keep {
+		p.samples = append(p.samples[:0], p.samples[len(p.samples)-p.cfg.Keep:]...)
 	}
 	return nil
 }
 
 // rates turns the ring of totals into per-second rates.
-func (p *pipeline) rates() RateView {
+func (p *Inspector) rates() RateView {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	rv := RateView{IntervalMS: p.every.Milliseconds(), Series: []RatePoint{}}
+	rv := RateView{IntervalMS: p.cfg.Every.Milliseconds(), Series: []RatePoint{}}
 	for i := 1; i < len(p.samples); i++ {
 		prev, cur := p.samples[i-1], p.samples[i]
 		dt := float64(cur.at-prev.at) / 1000
@@ -204,17 +222,17 @@ type pipelineState struct {
 
 // read gets the clock, the failure count and every partition's stream and group info in one
 // pipeline. A stream that does not exist yet reads as empty.
-func (p *pipeline) read(ctx context.Context) (pipelineState, error) {
+func (p *Inspector) read(ctx context.Context) (pipelineState, error) {
 	var (
 		timeCmd   *redis.TimeCmd
 		failedCmd *redis.IntCmd
-		infoCmds  = make([]*redis.XInfoStreamCmd, p.partitions)
-		groupCmds = make([]*redis.XInfoGroupsCmd, p.partitions)
+		infoCmds  = make([]*redis.XInfoStreamCmd, p.cfg.Partitions)
+		groupCmds = make([]*redis.XInfoGroupsCmd, p.cfg.Partitions)
 	)
 	_, err := p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		timeCmd = pipe.Time(ctx)
 		failedCmd = pipe.XLen(ctx, events.FailedStream)
-		for i := range p.partitions {
+		for i := range p.cfg.Partitions {
 			infoCmds[i] = pipe.XInfoStream(ctx, events.Stream(i))
 			groupCmds[i] = pipe.XInfoGroups(ctx, events.Stream(i))
 		}
@@ -223,8 +241,8 @@ func (p *pipeline) read(ctx context.Context) (pipelineState, error) {
 	if err != nil && !noSuchKey(err) {
 		return pipelineState{}, fmt.Errorf("read streams: %w", err)
 	}
-	st := pipelineState{now: timeCmd.Val(), failures: failedCmd.Val(), parts: make([]partState, p.partitions)}
-	for i := range p.partitions {
+	st := pipelineState{now: timeCmd.Val(), failures: failedCmd.Val(), parts: make([]partState, p.cfg.Partitions)}
+	for i := range p.cfg.Partitions {
 		info, err := infoCmds[i].Result()
 		if err != nil && !noSuchKey(err) {
 			return pipelineState{}, fmt.Errorf("xinfo stream %d: %w", i, err)
@@ -245,9 +263,9 @@ func (p *pipeline) read(ctx context.Context) (pipelineState, error) {
 	return st, nil
 }
 
-// view is the whole answer: a fresh read plus, per group and partition, the age of the oldest
+// Pipeline is the whole view: a fresh read plus, per group and partition, the age of the oldest
 // entry not yet acked (the lower of the oldest pending entry and the first undelivered one).
-func (p *pipeline) view(ctx context.Context) (PipelineView, error) {
+func (p *Inspector) Pipeline(ctx context.Context) (PipelineView, error) {
 	st, err := p.read(ctx)
 	if err != nil {
 		return PipelineView{}, err
@@ -256,10 +274,10 @@ func (p *pipeline) view(ctx context.Context) (PipelineView, error) {
 		pending *redis.XPendingCmd
 		next    *redis.XMessageSliceCmd
 	}
-	ages := make([][len(pipelineGroups)]ageCmds, p.partitions)
+	ages := make([][len(groupNames)]ageCmds, p.cfg.Partitions)
 	_, err = p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, ps := range st.parts {
-			for j, name := range pipelineGroups {
+			for j, name := range groupNames {
 				g, ok := ps.groups[name]
 				if !ok {
 					continue
@@ -277,7 +295,7 @@ func (p *pipeline) view(ctx context.Context) (PipelineView, error) {
 	now := st.now.UnixMilli()
 	v := PipelineView{
 		At:         now,
-		Partitions: make([]PartitionView, p.partitions),
+		Partitions: make([]PartitionView, p.cfg.Partitions),
 		Groups:     map[string]GroupView{},
 		Failures:   st.failures,
 		Rates:      p.rates(),
@@ -289,21 +307,21 @@ func (p *pipeline) view(ctx context.Context) (PipelineView, error) {
 			Groups: map[string]GroupView{},
 		}
 		v.Length += ps.info.Length
-		for j, name := range pipelineGroups {
+		for j, name := range groupNames {
 			g, ok := ps.groups[name]
 			if !ok {
 				continue
 			}
 			gv := GroupView{Pending: g.Pending, Consumers: g.Consumers}
-			if lag := consumers.Lag(ps.info.LastGeneratedID, g); lag >= 0 {
+			if lag := Lag(ps.info.LastGeneratedID, g); lag >= 0 {
 				gv.Lag = &lag
 			}
 			oldest := int64(-1)
 			if pe, err := ages[i][j].pending.Result(); err == nil && pe.Count > 0 {
-				oldest = idMillis(pe.Lower)
+				oldest = events.IDMillis(pe.Lower)
 			}
 			if next, err := ages[i][j].next.Result(); err == nil && len(next) > 0 {
-				if ms := idMillis(next[0].ID); oldest < 0 || ms < oldest {
+				if ms := events.IDMillis(next[0].ID); oldest < 0 || ms < oldest {
 					oldest = ms
 				}
 			}
@@ -338,16 +356,6 @@ func addGroup(sum, g GroupView, first bool) GroupView {
 	sum.Consumers = max(sum.Consumers, g.Consumers)
 	sum.OldestMS = max(sum.OldestMS, g.OldestMS)
 	return sum
-}
-
-// idMillis is the millisecond part of a stream entry id ("1700000000000-3"), -1 if malformed.
-func idMillis(id string) int64 {
-	ms, _, _ := strings.Cut(id, "-")
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil {
-		return -1
-	}
-	return n
 }
 
 // noSuchKey: XINFO on a stream that does not exist yet (HasErrorPrefix drops the "ERR ").
