@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
 )
 
 // parseRedisURL reads one URL (one node, or one seed of a cluster) or several comma-separated
