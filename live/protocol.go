@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/pulsehq/pulse/internal/events"
 )
@@ -59,7 +58,7 @@ func (h *Hub) parseSpec(r *request) (spec, *protoError) {
 	if !events.ValidID(r.ID) {
 		return s, perr("invalid_id", "id must be 1-%d characters of [A-Za-z0-9._:-]", events.MaxIDLen)
 	}
-	if err := checkNames(r.Type, "-"); err != nil {
+	if err := events.ValidateType(r.Type); err != nil {
 		return s, &protoError{code: err.Code, message: err.Message}
 	}
 	switch {
@@ -81,7 +80,7 @@ func (h *Hub) parseSpec(r *request) (spec, *protoError) {
 		}
 		s.subjects = make([]string, 0, len(r.Subjects))
 		for _, sub := range r.Subjects {
-			if err := checkNames(r.Type, sub); err != nil {
+			if err := events.ValidateSubject(sub); err != nil {
 				return s, &protoError{code: err.Code, message: err.Message}
 			}
 			if !slices.Contains(s.subjects, sub) {
@@ -90,13 +89,6 @@ func (h *Hub) parseSpec(r *request) (spec, *protoError) {
 		}
 	}
 	return s, nil
-}
-
-// checkNames applies the event format's rules for type and subject (the id, time and data
-// rules do not apply to an event without them).
-func checkNames(typ, subject string) *events.Error {
-	ev := events.Event{Type: typ, Subject: subject}
-	return ev.Validate(time.Now(), 0)
 }
 
 // Frames are built by hand into reused buffers: they are the hot path of the fan-out. Strings

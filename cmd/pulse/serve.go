@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -63,13 +65,18 @@ func maskURLPassword(s string) string {
 
 func health(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("health", flag.ContinueOnError)
-	url := fs.String("url", "http://127.0.0.1"+or(getenv("PULSE_ADDR"), ":8080")+"/readyz", "readiness URL")
+	// The process listens on PULSE_ADDR's port whatever its host part (":8080", "0.0.0.0:8080").
+	_, port, err := net.SplitHostPort(or(getenv("PULSE_ADDR"), ":8080"))
+	if err != nil {
+		return fmt.Errorf("health: PULSE_ADDR: %w", err)
+	}
+	url := fs.String("url", "http://"+net.JoinHostPort("127.0.0.1", port)+"/readyz", "readiness URL")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.Replace(*url, "http://127.0.0.1:", "http://127.0.0.1:", 1), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *url, nil)
 	if err != nil {
 		return err
 	}
@@ -81,7 +88,7 @@ func health(ctx context.Context, args []string, getenv func(string) string, stdo
 	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
 	fmt.Fprintf(stdout, "%d %s\n", res.StatusCode, strings.TrimSpace(string(body)))
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("not ready")
+		return errors.New("not ready")
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ func (a *API) windows(c *gin.Context) {
 		return
 	}
 	for _, s := range subjects {
-		if err := (&events.Event{Type: typ, Subject: s}).Validate(time.Now(), 0); err != nil {
+		if err := events.ValidateSubject(s); err != nil {
 			httpapi.Abort(c, httpapi.BadParam("subject", "%s", err.Message))
 			return
 		}
@@ -153,7 +153,7 @@ func (a *API) counts(c *gin.Context) {
 	}
 	var subject *string
 	if s, given := c.GetQuery("subject"); given {
-		if err := (&events.Event{Type: typ, Subject: s}).Validate(time.Now(), 0); err != nil {
+		if err := events.ValidateSubject(s); err != nil {
 			httpapi.Abort(c, httpapi.BadParam("subject", "%s", err.Message))
 			return
 		}
@@ -224,7 +224,7 @@ type countsAnswer struct {
 
 func typeParam(c *gin.Context) (string, bool) {
 	typ := c.Query("type")
-	if err := (&events.Event{Type: typ, Subject: "-"}).Validate(time.Now(), 0); err != nil {
+	if err := events.ValidateType(typ); err != nil {
 		httpapi.Abort(c, httpapi.BadParam("type", "%s", err.Message))
 		return "", false
 	}

@@ -55,16 +55,10 @@ func (e *Event) Validate(now time.Time, maxFuture time.Duration) *Error {
 	if e.ID != "" && !ValidID(e.ID) {
 		return invalid("invalid_id", "id", "id must be 1-%d characters of [A-Za-z0-9._:-]", MaxIDLen)
 	}
-	if e.Type == "" {
-		return invalid("missing_type", "type", "type is required")
+	if err := ValidateType(e.Type); err != nil {
+		return err
 	}
-	if !typeRe.MatchString(e.Type) {
-		return invalid("invalid_type", "type", "type must match ^[a-z][a-z0-9_.-]{0,63}$, got %q", truncate(e.Type, 80))
-	}
-	if e.Subject == "" {
-		return invalid("missing_subject", "subject", "subject is required")
-	}
-	if err := checkSubject(e.Subject); err != nil {
+	if err := ValidateSubject(e.Subject); err != nil {
 		return err
 	}
 	if e.Time > now.Add(maxFuture).UnixMilli() {
@@ -84,7 +78,23 @@ func (e *Event) Validate(now time.Time, maxFuture time.Duration) *Error {
 // ValidID reports whether s may be used as an event id.
 func ValidID(s string) bool { return idRe.MatchString(s) }
 
-func checkSubject(s string) *Error {
+// ValidateType applies the event format's rules for a type: readers of counts check their
+// parameters with it.
+func ValidateType(s string) *Error {
+	if s == "" {
+		return invalid("missing_type", "type", "type is required")
+	}
+	if !typeRe.MatchString(s) {
+		return invalid("invalid_type", "type", "type must match ^[a-z][a-z0-9_.-]{0,63}$, got %q", truncate(s, 80))
+	}
+	return nil
+}
+
+// ValidateSubject applies the event format's rules for a subject.
+func ValidateSubject(s string) *Error {
+	if s == "" {
+		return invalid("missing_subject", "subject", "subject is required")
+	}
 	if !utf8.ValidString(s) {
 		return invalid("invalid_subject", "subject", "subject must be valid UTF-8")
 	}
