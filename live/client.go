@@ -36,6 +36,7 @@ type client struct {
 	subs      map[string]*subscription
 	nSubjects int
 	pending   []*subscription // have something to send, or a snapshot to read
+	woken     bool            // queue added to pending since c.mu was taken: unlock wakes the writer
 	outbox    [][]byte        // error frames
 	stopped   bool
 	code      websocket.StatusCode
@@ -87,15 +88,25 @@ func (c *client) wakeUp() {
 	}
 }
 
-// queue puts sub in the pending list; it reports whether the writer needs a wake-up.
-// Called with c.mu held.
-func (c *client) queue(sub *subscription) bool {
+// queue puts sub in the pending list. Called with c.mu held; unlock then wakes the writer.
+func (c *client) queue(sub *subscription) {
 	if sub.queued {
-		return false
+		return
 	}
 	sub.queued = true
 	c.pending = append(c.pending, sub)
-	return true
+	c.woken = true
+}
+
+// unlock releases c.mu and, if something was queued meanwhile, wakes the writer: after the
+// unlock, so that the writer does not wake only to wait for the lock.
+func (c *client) unlock() {
+	wake := c.woken
+	c.woken = false
+	c.mu.Unlock()
+	if wake {
+		c.wakeUp()
+	}
 }
 
 // subscribe adds a subscription; a subject subscription gets its snapshot from the writer.
@@ -137,11 +148,8 @@ func (c *client) subscribe(s spec) *protoError {
 	// Indexed before the snapshot is read: a change that lands meanwhile is merged, not lost.
 	h.index(sub)
 	c.mu.Lock()
-	wake := c.queue(sub)
-	c.mu.Unlock()
-	if wake {
-		c.wakeUp()
-	}
+	c.queue(sub)
+	c.unlock()
 	return nil
 }
 
@@ -185,14 +193,10 @@ func (st *subjectState) offer(counts []int64, version, at int64) (stale, conflat
 		return 0, 0
 	}
 	stored, conf := st.apply(counts, version, at)
-	wake := false
 	if stored && st.changed && !sub.needSnap && !sub.snapping {
-		wake = c.queue(sub)
+		c.queue(sub)
 	}
-	c.mu.Unlock()
-	if wake {
-		c.wakeUp()
-	}
+	c.unlock()
 	switch {
 	case !stored:
 		return 1, 0
@@ -205,34 +209,26 @@ func (st *subjectState) offer(counts []int64, version, at int64) (stale, conflat
 // offerTop hands a top subscription its group's latest leaderboard.
 func (c *client) offerTop(sub *subscription, res *topResult) {
 	c.mu.Lock()
+	defer c.unlock()
 	if sub.removed || (sub.top != nil && sub.top.n >= res.n) {
-		c.mu.Unlock()
 		return
 	}
 	sub.top = res
-	wake := c.queue(sub)
-	c.mu.Unlock()
-	if wake {
-		c.wakeUp()
-	}
+	c.queue(sub)
 }
 
 // resync asks the subscriptions with a subject in partition p for a fresh snapshot.
 func (c *client) resync(p int) {
 	c.mu.Lock()
-	wake := false
+	defer c.unlock()
 	for _, sub := range c.subs {
 		for _, st := range sub.subjects {
 			if st.part == p {
 				sub.restartSnapshot()
-				wake = c.queue(sub) || wake
+				c.queue(sub)
 				break
 			}
 		}
-	}
-	c.mu.Unlock()
-	if wake {
-		c.wakeUp()
 	}
 }
 
@@ -408,16 +404,12 @@ func retryDelay(failures int) time.Duration {
 // offerSnapshot hands sub the outcome of its snapshot read; its writer sends it.
 func (c *client) offerSnapshot(sub *subscription, res *snapRead) {
 	c.mu.Lock()
+	defer c.unlock()
 	if sub.removed {
-		c.mu.Unlock()
 		return
 	}
 	sub.read = res
-	wake := c.queue(sub)
-	c.mu.Unlock()
-	if wake {
-		c.wakeUp()
-	}
+	c.queue(sub)
 }
 
 // mark records the frame appended to the writer's buffer since start.

@@ -76,14 +76,14 @@ func (h *Hub) Run(ctx context.Context) error {
 	snaps.Go(func() { h.snaps.run(ctx) })
 	err := h.runTop(ctx)
 	snaps.Wait()
-	h.Shutdown()
+	h.Close()
 	h.live.Wait()
 	return err
 }
 
-// Shutdown closes every client with 1001 "server shutting down" and refuses new ones. It does
+// Close closes every client with 1001 "server shutting down" and refuses new ones. It does
 // not wait: Run does. Calling it again is harmless.
-func (h *Hub) Shutdown() {
+func (h *Hub) Close() {
 	h.mu.Lock()
 	h.closing = true
 	clients := make([]*client, 0, len(h.clients))

@@ -5,12 +5,40 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 
 // connRetry is the Retry-After of a refused connection: long enough not to be hammered by a
 // reconnect loop, short enough for a client to get in once a slot frees.
 const connRetry = 5 * time.Second
+
+// errShuttingDown refuses a connection to a hub that is closing: another process takes it.
+var errShuttingDown = httpapi.Unavailable("shutting_down", "this server is shutting down; reconnect", time.Second)
+
+// admit checks the Origin, that the hub still takes clients and that the connection caps leave
+// room; it answers when not. release frees the connection's slot: call it when the handler is
+// done (the connection is gone).
+func (h *Hub) admit(c *gin.Context) (release func(), ok bool) {
+	// Checking here first gives browsers the JSON 403 of every other endpoint; websocket.Accept
+	// checks again with the same rules.
+	if err := h.origins.Check(c.Request); err != nil {
+		httpapi.Abort(c, httpapi.Errorf(http.StatusForbidden, "origin_not_allowed", "%v", err))
+		return nil, false
+	}
+	if h.isClosing() {
+		httpapi.Abort(c, errShuttingDown)
+		return nil, false
+	}
+	release, reason, err := h.conns.acquire(c.ClientIP())
+	if err != nil {
+		h.m.refused.WithLabelValues(reason).Inc()
+		httpapi.Abort(c, err)
+		return nil, false
+	}
+	return release, true
+}
 
 // connLimit caps the live connections (WebSocket and SSE together) of a process, and of one
 // client address. Every open connection costs a goroutine or two, buffers and a file

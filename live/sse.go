@@ -45,7 +45,7 @@ func (h *Hub) ServeSSE(c *gin.Context) {
 	}
 	cl := h.newClient("sse")
 	if !h.register(cl) {
-		httpapi.Abort(c, httpapi.Unavailable("shutting_down", "this server is shutting down; reconnect", time.Second))
+		httpapi.Abort(c, errShuttingDown)
 		return
 	}
 	defer h.unregister(cl)

@@ -58,7 +58,7 @@ func TestSSESubjects(t *testing.T) {
 	if f.Op != "update" || f.Seq != 2 || !equalCounts(f.counts(), map[string][]int64{"v2": {5, 5, 5}}) {
 		t.Fatalf("update %+v", f)
 	}
-	h.Shutdown()
+	h.Close()
 	if _, ok := s.next(); ok {
 		t.Fatal("stream still open after shutdown")
 	}

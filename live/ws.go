@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/gin-gonic/gin"
@@ -37,29 +36,6 @@ func (h *Hub) ServeWS(c *gin.Context) {
 		return // Accept answered the request
 	}
 	h.serveConn(conn)
-}
-
-// admit checks the Origin, that the hub still takes clients and that the connection caps leave
-// room; it answers when not. release frees the connection's slot: call it when the handler is
-// done (the connection is gone).
-func (h *Hub) admit(c *gin.Context) (release func(), ok bool) {
-	// Checking here first gives browsers the JSON 403 of every other endpoint; websocket.Accept
-	// checks again with the same rules.
-	if err := h.origins.Check(c.Request); err != nil {
-		httpapi.Abort(c, httpapi.Errorf(http.StatusForbidden, "origin_not_allowed", "%v", err))
-		return nil, false
-	}
-	if h.isClosing() {
-		httpapi.Abort(c, httpapi.Unavailable("shutting_down", "this server is shutting down; reconnect", time.Second))
-		return nil, false
-	}
-	release, reason, err := h.conns.acquire(c.ClientIP())
-	if err != nil {
-		h.m.refused.WithLabelValues(reason).Inc()
-		httpapi.Abort(c, err)
-		return nil, false
-	}
-	return release, true
 }
 
 func isUpgrade(r *http.Request) bool {

@@ -398,7 +398,7 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 	c := dial(t, h.url, nil)
 	c.send(subscribeMsg("s1", "t", "a"))
 	c.next()
-	h.Shutdown()
+	h.Close()
 	if code, reason := c.closeStatus(); code != websocket.StatusGoingAway {
 		t.Fatalf("close %v %q, want 1001", code, reason)
 	}

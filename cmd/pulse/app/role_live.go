@@ -33,7 +33,7 @@ func (a *App) mountLive() error {
 	g.GET("/sse", hub.ServeSSE)
 	// WebSockets are hijacked: http.Server.Shutdown neither closes nor waits for them. The hub
 	// closes them with 1001 when shutdown starts, and its runner waits until they are gone.
-	a.onStop = append(a.onStop, hub.Shutdown)
+	a.onStop = append(a.onStop, hub.Close)
 	a.addRunner("live hub", hub.Run)
 	a.addRunner("live feed", live.NewFeed(a.rdb, hub, a.log).Run)
 	return nil
