@@ -84,58 +84,69 @@ func (g *Group) handle(ctx context.Context, r *reader, entries []Entry) error {
 			}
 			return nil
 		}
-		var ack []string
-		var dead []deadEntry
-		var retry []Entry
-		failed := 0
-		for i, e := range b.Entries {
-			eerr := b.errs[i]
-			if eerr == nil {
-				eerr = err
-			}
-			switch {
-			case eerr == nil:
-				if !b.acked {
-					ack = append(ack, e.ID)
-				}
-			case errors.Is(eerr, ErrTransient):
-				retry = append(retry, e)
-			case errors.Is(eerr, ErrSkipRetry) || e.Deliveries >= int64(g.cfg.MaxDeliveries):
-				dead = append(dead, deadEntry{e, reason(eerr, e.Deliveries)})
-			default:
-				failed++
-			}
-		}
+		v := classify(b, err, g.cfg.MaxDeliveries)
 		m := g.metrics.handled
-		m.WithLabelValues(g.cfg.Group, "ok").Add(float64(len(b.Entries) - len(retry) - len(dead) - failed))
-		m.WithLabelValues(g.cfg.Group, "failed").Add(float64(failed + len(dead)))
-		m.WithLabelValues(g.cfg.Group, "transient").Add(float64(len(retry)))
-		if len(ack) > 0 {
-			if err := g.rdb.XAck(ctx, r.stream, g.cfg.Group, ack...).Err(); err != nil {
+		m.WithLabelValues(g.cfg.Group, "ok").Add(float64(len(b.Entries) - len(v.retry) - len(v.dead) - v.failed))
+		m.WithLabelValues(g.cfg.Group, "failed").Add(float64(v.failed + len(v.dead)))
+		m.WithLabelValues(g.cfg.Group, "transient").Add(float64(len(v.retry)))
+		if len(v.ack) > 0 {
+			if err := g.rdb.XAck(ctx, r.stream, g.cfg.Group, v.ack...).Err(); err != nil {
 				return fmt.Errorf("xack: %w", err) // still pending: redelivered, effects are idempotent
 			}
 		}
-		if err := g.deadLetter(ctx, r, dead); err != nil {
+		if err := g.deadLetter(ctx, r, v.dead); err != nil {
 			return err
 		}
-		if failed > 0 {
-			g.log.Warn("entries failed; they stay pending for a retry", "partition", r.p, "entries", failed, "err", firstErr(b, err))
+		if v.failed > 0 {
+			g.log.Warn("entries failed; they stay pending for a retry", "partition", r.p, "entries", v.failed, "err", firstErr(b, err))
 			if r.retryAt.IsZero() {
 				r.retryAt = time.Now().Add(g.cfg.RetryDelay)
 			}
 		}
-		if len(retry) == 0 {
+		if len(v.retry) == 0 {
 			return nil
 		}
-		g.log.Warn("transient failure; retrying", "partition", r.p, "entries", len(retry), "backoff", backoff, "err", firstErr(b, err))
+		g.log.Warn("transient failure; retrying", "partition", r.p, "entries", len(v.retry), "backoff", backoff, "err", firstErr(b, err))
 		sleep(ctx, backoff)
 		if ctx.Err() != nil {
 			return nil
 		}
 		backoff = min(2*backoff, maxBackoff)
-		entries = g.keepClaimed(ctx, r, retry)
+		entries = g.keepClaimed(ctx, r, v.retry)
 	}
 	return nil
+}
+
+// verdict sorts a handled batch's entries by what happens to them next.
+type verdict struct {
+	ack    []string    // done: acknowledge (unless the handler acknowledged them itself)
+	dead   []deadEntry // failed for good: dead-letter
+	retry  []Entry     // failed transiently: retry now, within this delivery
+	failed int         // failed: left pending, retried after RetryDelay or redelivered
+}
+
+// classify reads each entry's outcome: its own error, else the batch's err.
+func classify(b *Batch, err error, maxDeliveries int) verdict {
+	var v verdict
+	for i, e := range b.Entries {
+		eerr := b.errs[i]
+		if eerr == nil {
+			eerr = err
+		}
+		switch {
+		case eerr == nil:
+			if !b.acked {
+				v.ack = append(v.ack, e.ID)
+			}
+		case errors.Is(eerr, ErrTransient):
+			v.retry = append(v.retry, e)
+		case errors.Is(eerr, ErrSkipRetry) || e.Deliveries >= int64(maxDeliveries):
+			v.dead = append(v.dead, deadEntry{e, reason(eerr, e.Deliveries)})
+		default:
+			v.failed++
+		}
+	}
+	return v
 }
 
 // call runs the handler, turning a panic into an error of the batch: an entry that crashes
