@@ -15,6 +15,7 @@ import (
 
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
+	"github.com/pulsehq/pulse/internal/luascript"
 )
 
 //go:embed append.lua
@@ -65,6 +66,7 @@ type committer struct {
 	w     *Writer
 	parts []partition
 	batch []*job
+	sent  []*redis.Cmd // per partition, its call of this commit (nil: none)
 }
 
 // job is one request's share of a commit.
@@ -211,10 +213,19 @@ func (c *committer) commit(ctx context.Context, batch []*job) {
 	cmds, err := pipe.Exec(ctx)
 	w.m.roundTrip.Observe(time.Since(start).Seconds())
 	w.m.commitSize.Observe(float64(n))
-	if c.reloadScript(ctx) {
-		start = time.Now()
-		cmds, err = c.retry(ctx)
+	// A Redis that forgot append.lua (restart, failover, SCRIPT FLUSH) ran none of the calls it
+	// answered NOSCRIPT: they alone are sent again.
+	c.sent = c.sent[:0]
+	for pi := range c.parts {
+		c.sent = append(c.sent, c.parts[pi].cmd)
+	}
+	start = time.Now()
+	if resent, rerr := luascript.Resend(ctx, w.rdb, appendScript, c.sent); resent {
 		w.m.roundTrip.Observe(time.Since(start).Seconds())
+		err = rerr
+		for pi, cmd := range c.sent {
+			c.parts[pi].cmd = cmd
+		}
 	}
 	w.logHealth(cmds, err)
 	for pi := range c.parts {
@@ -251,32 +262,6 @@ func (w *Writer) buildArgs(pi int, p *partition) {
 		a[mark+1] = len(a) - mark - 2
 	}
 	p.args = a
-}
-
-// reloadScript loads append.lua when Redis forgot it (restart, failover, SCRIPT FLUSH) and
-// reports whether the partitions that answered NOSCRIPT should be sent again. NOSCRIPT means
-// the call did not run, so sending it again cannot double-append.
-func (c *committer) reloadScript(ctx context.Context) bool {
-	for pi := range c.parts {
-		if p := &c.parts[pi]; p.cmd != nil && redis.HasErrorPrefix(p.cmd.Err(), "NOSCRIPT") {
-			if err := appendScript.Load(ctx, c.w.rdb).Err(); err != nil {
-				c.w.log.Warn("ingest: load append.lua", "err", err)
-				return false
-			}
-			return true
-		}
-	}
-	return false
-}
-
-func (c *committer) retry(ctx context.Context) ([]redis.Cmder, error) {
-	pipe := c.w.rdb.Pipeline()
-	for pi := range c.parts {
-		if p := &c.parts[pi]; p.cmd != nil && redis.HasErrorPrefix(p.cmd.Err(), "NOSCRIPT") {
-			p.cmd = pipe.Do(ctx, p.args...)
-		}
-	}
-	return pipe.Exec(ctx)
 }
 
 // settle gives every item of p its outcome from the script's reply.

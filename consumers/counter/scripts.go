@@ -5,6 +5,8 @@ import (
 	_ "embed"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pulsehq/pulse/internal/luascript"
 )
 
 // The scripts, beside the Go that calls them. Each names every key it touches in KEYS, all
@@ -34,31 +36,17 @@ type scriptCall struct {
 	args []any
 }
 
-// runPipelined runs s once per call in one round trip. Script.Run falls back from EVALSHA to
-// EVAL by itself, but not inside a pipeline: on NOSCRIPT (a restarted or failed-over Redis)
-// the script is loaded and the whole pipeline run again; the scripts used here only read.
+// runPipelined runs s once per call in one round trip; calls of a script Redis forgot are
+// sent again once it is loaded.
 func runPipelined(ctx context.Context, rdb redis.UniversalClient, s *redis.Script, calls []scriptCall) ([]*redis.Cmd, error) {
-	for attempt := 0; ; attempt++ {
-		pipe := rdb.Pipeline()
-		cmds := make([]*redis.Cmd, len(calls))
-		for i, c := range calls {
-			cmds[i] = s.EvalSha(ctx, pipe, c.keys, c.args...)
-		}
-		_, err := pipe.Exec(ctx)
-		if err == nil || attempt > 0 || !isNoScript(cmds) {
-			return cmds, err
-		}
-		if err := s.Load(ctx, rdb).Err(); err != nil {
-			return nil, err
-		}
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, c := range calls {
+		cmds[i] = s.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
-}
-
-func isNoScript(cmds []*redis.Cmd) bool {
-	for _, c := range cmds {
-		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			return true
-		}
+	_, err := pipe.Exec(ctx)
+	if resent, rerr := luascript.Resend(ctx, rdb, s, cmds); resent {
+		err = rerr
 	}
-	return false
+	return cmds, err
 }

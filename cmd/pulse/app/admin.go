@@ -12,15 +12,13 @@ import (
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 
-// serveAdmin serves pprof on AdminAddr until ctx ends. Profiles show a process's insides
+// serveAdmin serves pprof on AdminAddr until ctx ends; a failure to listen is logged, not
+// fatal: profiling is no reason to stop serving events. Profiles show a process's insides
 // (heap contents, goroutine stacks) and can slow it down, so the address should be a loopback
 // one; any other is served with a warning.
 func (a *App) serveAdmin(ctx context.Context) {
 	srv := &http.Server{Addr: a.cfg.AdminAddr, Handler: a.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
+	defer context.AfterFunc(ctx, func() { _ = srv.Close() })()
 	if !isLoopback(a.cfg.AdminAddr) {
 		a.log.Warn("admin (pprof) address is not a loopback address: whoever reaches it can profile this process"+
 			" (it needs a full API key when keys are configured)", "addr", a.cfg.AdminAddr)

@@ -180,12 +180,13 @@ func (a *App) Run(ctx context.Context) error {
 		})
 	}
 	g.Go(func() error { return a.keepReady(gctx) })
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
 	if a.cfg.AdminAddr != "" {
-		go a.serveAdmin(gctx)
+		g.Go(func() error { a.serveAdmin(gctx); return nil })
 	}
+
+	var serving sync.WaitGroup
+	serveErr := make(chan error, 1)
+	serving.Go(func() { serveErr <- srv.Serve(ln) })
 	a.log.Info("serving", "addr", ln.Addr().String(), "roles", a.cfg.Roles)
 
 	var runErr error
@@ -203,6 +204,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := srv.Shutdown(shCtx); err != nil {
 		a.log.Warn("http shutdown", "err", err)
 	}
+	serving.Wait()
 	cancelBase()
 	stopWork()
 	if err := g.Wait(); err != nil {
