@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	api "github.com/pulsehq/pulse/client"
 	"net/http"
 	"net/url"
 	"slices"
@@ -315,13 +316,13 @@ func checkCounts(t *testing.T, tp *topology, kept map[[2]string][]events.Event) 
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want []counter.Entry
+			var want []api.Entry
 			for _, s := range subjects {
 				if n := testenv.WindowCounts(at, times(typ, s), ws)[w]; n > 0 {
-					want = append(want, counter.Entry{Subject: s, Count: n})
+					want = append(want, api.Entry{Subject: s, Count: n})
 				}
 			}
-			slices.SortFunc(want, func(a, b counter.Entry) int {
+			slices.SortFunc(want, func(a, b api.Entry) int {
 				return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Subject, b.Subject))
 			})
 			if !slices.Equal(top, want) {

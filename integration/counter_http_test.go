@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	api "github.com/pulsehq/pulse/client"
 	"io"
 	"net/http"
 	"net/url"
@@ -91,15 +92,7 @@ func TestCounterAcceptance(t *testing.T) {
 		t.Errorf("windows answer %+v, want counts %v", ans, want)
 	}
 
-	var top struct {
-		At      int64  `json:"at"`
-		Type    string `json:"type"`
-		Window  string `json:"window"`
-		Entries []struct {
-			Subject string `json:"subject"`
-			Count   int64  `json:"count"`
-		} `json:"entries"`
-	}
+	var top api.Top
 	if code := call(t, http.MethodGet, p.URL+"/v1/top?type=video_liked&window=5m&limit=10", "", nil, &top); code != http.StatusOK {
 		t.Fatalf("top: %d", code)
 	}
@@ -107,17 +100,7 @@ func TestCounterAcceptance(t *testing.T) {
 		t.Errorf("top answer %+v", top)
 	}
 
-	var counts struct {
-		Type    string  `json:"type"`
-		Subject *string `json:"subject"`
-		From    int64   `json:"from"`
-		To      int64   `json:"to"`
-		Count   int64   `json:"count"`
-		Series  []struct {
-			T     int64 `json:"t"`
-			Count int64 `json:"count"`
-		} `json:"series"`
-	}
+	var counts api.Counts
 	q := url.Values{"type": {"video_liked"}, "subject": {"video-7"}, "from": {now.Add(-time.Hour).Format(time.RFC3339)}, "to": {fmt.Sprint(now.UnixMilli())}, "step": {"5m"}}
 	if code := call(t, http.MethodGet, p.URL+"/v1/counts?"+q.Encode(), "", nil, &counts); code != http.StatusOK {
 		t.Fatalf("counts: %d", code)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	api "github.com/pulsehq/pulse/client"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -231,13 +232,13 @@ func (o *oracle) checkTop(t *testing.T, r *counter.Reader, typ string, w, limit 
 		t.Fatal(err)
 	}
 	ws, _ := events.ParseWindows(oracleWindows)
-	var want []counter.Entry
+	var want []api.Entry
 	for _, s := range subjects() {
 		if n := o.counts(typ, s, at, ws)[w]; n > 0 {
-			want = append(want, counter.Entry{Subject: s, Count: n})
+			want = append(want, api.Entry{Subject: s, Count: n})
 		}
 	}
-	slices.SortFunc(want, func(a, b counter.Entry) int {
+	slices.SortFunc(want, func(a, b api.Entry) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Subject, b.Subject))
 	})
 	want = want[:min(limit, len(want))]

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	api "github.com/pulsehq/pulse/client"
 	"io"
 	"net/http"
 	"testing"
@@ -19,22 +20,11 @@ import (
 type ingestAnswer struct {
 	Status     int    `json:"-"`
 	RetryAfter string `json:"-"`
-	Accepted   int    `json:"accepted"`
-	Duplicates int    `json:"duplicates"`
-	Rejected   int    `json:"rejected"`
-	Failed     int    `json:"failed"`
-	Results    []struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-		Error  *struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	} `json:"results"`
+	api.Answer
 	Error *struct {
-		Code    string        `json:"code"`
-		Message string        `json:"message"`
-		Details *ingestAnswer `json:"details"`
+		Code    string      `json:"code"`
+		Message string      `json:"message"`
+		Details *api.Answer `json:"details"`
 	} `json:"error"`
 }
 

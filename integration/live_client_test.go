@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	api "github.com/pulsehq/pulse/client"
 	"io"
 	"net/http"
 	"slices"
@@ -29,32 +30,17 @@ func liveTune(more ...func(*app.Config)) func(*app.Config) {
 	}
 }
 
-// liveFrame is any server frame of /v1/live.
+// liveFrame is any server frame of /v1/live, as the Go client reads it.
 type liveFrame struct {
-	Op      string           `json:"op"`
-	ID      string           `json:"id"`
-	Seq     int64            `json:"seq"`
-	At      int64            `json:"at"`
-	Counts  []map[string]any `json:"counts"`
-	Window  string           `json:"window"`
-	Entries []liveEntry      `json:"entries"`
-	Code    string           `json:"code"`
-	Message string           `json:"message"`
-
+	api.Frame
 	received time.Time
-}
-
-type liveEntry struct {
-	Subject string `json:"subject"`
-	Count   int64  `json:"count"`
 }
 
 // count returns subject's count in window, and whether the frame carries the subject.
 func (f liveFrame) count(subject, window string) (int64, bool) {
 	for _, c := range f.Counts {
-		if c["subject"] == subject {
-			v, _ := c[window].(float64)
-			return int64(v), true
+		if c.Subject == subject {
+			return c.Counts[window], true
 		}
 	}
 	return 0, false

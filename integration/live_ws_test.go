@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	api "github.com/pulsehq/pulse/client"
 	"net/http"
 	"slices"
 	"strings"
@@ -103,7 +104,7 @@ func TestLiveTopUpdates(t *testing.T) {
 	c.subscribeTop("top", "clip_viewed", "1m", 2)
 	post(t, p, ev("clip_viewed", "a"), ev("clip_viewed", "a"), ev("clip_viewed", "b"),
 		ev("clip_viewed", "c"), ev("clip_viewed", "c"), ev("clip_viewed", "a"))
-	want := []liveEntry{{"a", 3}, {"c", 2}}
+	want := []api.Entry{{Subject: "a", Count: 3}, {Subject: "c", Count: 2}}
 	f := c.until(10*time.Second, "top a=3 c=2", func(f liveFrame) bool {
 		if f.Op != "top" || f.ID != "top" || f.Window != "1m" {
 			t.Fatalf("frame %+v", f)
@@ -111,7 +112,7 @@ func TestLiveTopUpdates(t *testing.T) {
 		return slices.Equal(f.Entries, want)
 	})
 	post(t, p, ev("clip_viewed", "b"), ev("clip_viewed", "b"), ev("clip_viewed", "b"))
-	want = []liveEntry{{"b", 4}, {"a", 3}}
+	want = []api.Entry{{Subject: "b", Count: 4}, {Subject: "a", Count: 3}}
 	g := c.until(10*time.Second, "top b=4 a=3", func(f liveFrame) bool { return slices.Equal(f.Entries, want) })
 	if g.Seq <= f.Seq {
 		t.Errorf("seq %d after %d", g.Seq, f.Seq)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	api "github.com/pulsehq/pulse/client"
 	"io"
 	"log/slog"
 	"net/http"
@@ -79,13 +80,13 @@ func (m *memSource) Top(ctx context.Context, typ string, window, limit int) (Lea
 	if m.fail {
 		return Leaderboard{}, errors.New("source down")
 	}
-	var es []Entry
+	var es []api.Entry
 	for k, c := range m.counts {
 		if k.typ == typ && c[window] > 0 {
-			es = append(es, Entry{Subject: k.subject, Count: c[window]})
+			es = append(es, api.Entry{Subject: k.subject, Count: c[window]})
 		}
 	}
-	slices.SortFunc(es, func(a, b Entry) int {
+	slices.SortFunc(es, func(a, b api.Entry) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Subject, b.Subject))
 	})
 	return Leaderboard{At: m.at, Entries: es[:min(limit, len(es))]}, nil
@@ -177,18 +178,8 @@ func (th *testHub) publish(typ, subject string, counts ...int64) {
 	th.apply(th.src.set(typ, subject, counts...))
 }
 
-// frame is any server frame.
-type frame struct {
-	Op      string           `json:"op"`
-	ID      string           `json:"id"`
-	Seq     int64            `json:"seq"`
-	At      int64            `json:"at"`
-	Counts  []map[string]any `json:"counts"`
-	Window  string           `json:"window"`
-	Entries []Entry          `json:"entries"`
-	Code    string           `json:"code"`
-	Message string           `json:"message"`
-}
+// frame is any server frame, as the Go client reads it.
+type frame struct{ api.Frame }
 
 // counts returns subject → counts in window order.
 func (f frame) counts() map[string][]int64 {
@@ -196,11 +187,9 @@ func (f frame) counts() map[string][]int64 {
 	for _, c := range f.Counts {
 		var n []int64
 		for _, w := range testWindows {
-			v, _ := c[w.Name].(float64)
-			n = append(n, int64(v))
+			n = append(n, c.Counts[w.Name])
 		}
-		s, _ := c["subject"].(string)
-		out[s] = n
+		out[c.Subject] = n
 	}
 	return out
 }

@@ -1,6 +1,10 @@
 package live
 
-import "context"
+import (
+	"context"
+
+	api "github.com/pulsehq/pulse/client"
+)
 
 // Source reads current counts from the store the changes come from. The counter's Reader is
 // the production Source (adapted in cmd/pulse/app); tests use an in-memory one.
@@ -24,11 +28,5 @@ type Snapshot struct {
 // Leaderboard is what Source.Top read.
 type Leaderboard struct {
 	At      int64
-	Entries []Entry
-}
-
-// Entry is one leaderboard row.
-type Entry struct {
-	Subject string `json:"subject"`
-	Count   int64  `json:"count"`
+	Entries []api.Entry
 }

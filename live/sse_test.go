@@ -3,6 +3,7 @@ package live
 import (
 	"bufio"
 	"encoding/json"
+	api "github.com/pulsehq/pulse/client"
 	"net/http"
 	"net/url"
 	"slices"
@@ -70,11 +71,11 @@ func TestSSETop(t *testing.T) {
 	h.src.set("t", "a", 4, 4, 4)
 	s := openSSE(t, h, url.Values{"type": {"t"}, "top": {"10m"}, "limit": {"1"}})
 	f, _ := s.next()
-	if f.Op != "top" || f.ID != "sse" || f.Window != "10m" || !slices.Equal(f.Entries, []Entry{{"a", 4}}) {
+	if f.Op != "top" || f.ID != "sse" || f.Window != "10m" || !slices.Equal(f.Entries, []api.Entry{{Subject: "a", Count: 4}}) {
 		t.Fatalf("top %+v", f)
 	}
 	h.publish("t", "b", 9, 9, 9)
-	if f, _ = s.next(); !slices.Equal(f.Entries, []Entry{{"b", 9}}) {
+	if f, _ = s.next(); !slices.Equal(f.Entries, []api.Entry{{Subject: "b", Count: 9}}) {
 		t.Fatalf("top after change %+v", f)
 	}
 }

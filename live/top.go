@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	api "github.com/pulsehq/pulse/client"
 )
 
 // topKey identifies one shared leaderboard computation.
@@ -169,7 +171,7 @@ func (h *Hub) readTop(ctx context.Context, g *topGroup) {
 	}
 	entries := lb.Entries
 	if entries == nil {
-		entries = []Entry{}
+		entries = []api.Entry{}
 	}
 	body, _ := json.Marshal(entries) // strings and ints only: always marshals
 

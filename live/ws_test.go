@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"encoding/json"
+	api "github.com/pulsehq/pulse/client"
 	"net/http"
 	"slices"
 	"testing"
@@ -141,7 +142,7 @@ func TestTopSharedAcrossSubscribers(t *testing.T) {
 	c1, c2 := dial(t, h.url, nil), dial(t, h.url, nil)
 	c1.send(topMsg("top", "t", "1m", 10))
 	f := c1.next()
-	want := []Entry{{"b", 7}, {"a", 5}}
+	want := []api.Entry{{Subject: "b", Count: 7}, {Subject: "a", Count: 5}}
 	if f.Op != "top" || f.Seq != 1 || f.Window != "1m" || !slices.Equal(f.Entries, want) {
 		t.Fatalf("c1 top %+v", f)
 	}
@@ -152,7 +153,7 @@ func TestTopSharedAcrossSubscribers(t *testing.T) {
 	calls := h.src.topCalls.Load()
 
 	h.publish("t", "a", 9, 9, 9)
-	want = []Entry{{"a", 9}, {"b", 7}}
+	want = []api.Entry{{Subject: "a", Count: 9}, {Subject: "b", Count: 7}}
 	for _, c := range []*wsClient{c1, c2} {
 		if f := c.next(); f.Seq != 2 || !slices.Equal(f.Entries, want) {
 			t.Fatalf("top after change %+v", f)
@@ -164,7 +165,7 @@ func TestTopSharedAcrossSubscribers(t *testing.T) {
 	h.publish("other_type", "x", 1, 1, 1)
 	h.publish("t", "b", 1, 1, 1) // decay
 	for _, c := range []*wsClient{c1, c2} {
-		if f := c.next(); !slices.Equal(f.Entries, []Entry{{"a", 9}, {"b", 1}}) {
+		if f := c.next(); !slices.Equal(f.Entries, []api.Entry{{Subject: "a", Count: 9}, {Subject: "b", Count: 1}}) {
 			t.Fatalf("top after decay %+v", f)
 		}
 	}

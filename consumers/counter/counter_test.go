@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/pulsehq/pulse/client"
 	"io"
 	"log/slog"
 	"slices"
@@ -265,7 +266,7 @@ func TestTopAndHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []counter.Entry{{"a", 3}, {"b", 2}, {"c", 2}}
+	want := []client.Entry{{Subject: "a", Count: 3}, {Subject: "b", Count: 2}, {Subject: "c", Count: 2}}
 	if !slices.Equal(top, want) {
 		t.Errorf("top %v, want %v (ties by subject ascending)", top, want)
 	}

@@ -3,6 +3,7 @@ package counter
 import (
 	"context"
 	"fmt"
+	"github.com/pulsehq/pulse/client"
 	"strconv"
 	"time"
 
@@ -14,17 +15,11 @@ import (
 // maxHistoryHours bounds one history read (hour keys per partition).
 const maxHistoryHours = 24 * 400
 
-// Point is one step of a history series: events with time in [T, T+step).
-type Point struct {
-	T     int64 `json:"t"` // unix ms
-	Count int64 `json:"count"`
-}
-
 // Range is a history count over whole minutes: events with time in [From, To).
 type Range struct {
 	From, To int64 // unix ms, minute-aligned
 	Count    int64
-	Series   []Point // one point per step, when a step was asked for
+	Series   []client.Point // one point per step, when a step was asked for
 }
 
 // History counts the events of typ (of one subject, or all when subject is "") with time in
@@ -80,7 +75,7 @@ func (r *Reader) History(ctx context.Context, typ, subject string, from, to int6
 	}
 	if stepMin := int64(step / time.Minute); stepMin > 0 {
 		for t := fromMin; t < toMin; t += stepMin {
-			pt := Point{T: t * 60_000}
+			pt := client.Point{T: t * 60_000}
 			for m := t; m < min(t+stepMin, toMin); m++ {
 				pt.Count += perMinute[m]
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
@@ -97,18 +98,6 @@ func (r countRow) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-type topAnswer struct {
-	At      int64      `json:"at"`
-	Type    string     `json:"type"`
-	Window  string     `json:"window"`
-	Entries []topEntry `json:"entries"`
-}
-
-type topEntry struct {
-	Subject string `json:"subject"`
-	Count   int64  `json:"count"`
-}
-
 // top answers {"at", "type", "window", "entries": [{"subject", "count"}]}. window defaults to
 // the shortest one, limit to 10.
 func (a *API) top(c *gin.Context) {
@@ -137,11 +126,10 @@ func (a *API) top(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	out := make([]topEntry, len(entries))
-	for i, e := range entries {
-		out[i] = topEntry(e)
+	if entries == nil {
+		entries = []client.Entry{}
 	}
-	c.JSON(http.StatusOK, topAnswer{At: at, Type: typ, Window: name, Entries: out})
+	c.JSON(http.StatusOK, client.Top{At: at, Type: typ, Window: name, Entries: entries})
 }
 
 // counts answers {"type", "subject", "from", "to", "count", "series"}: from and to are the
@@ -192,7 +180,7 @@ func (a *API) counts(c *gin.Context) {
 		from = floorDiv(max(from, to), 60_000) * 60_000
 		ans := countsAnswer{Type: typ, Subject: subject, From: from, To: from}
 		if step > 0 {
-			ans.Series = &[]Point{}
+			ans.Series = &[]client.Point{}
 		}
 		c.JSON(http.StatusOK, ans)
 		return
@@ -214,12 +202,12 @@ func (a *API) counts(c *gin.Context) {
 }
 
 type countsAnswer struct {
-	Type    string   `json:"type"`
-	Subject *string  `json:"subject"` // null: every subject of the type
-	From    int64    `json:"from"`
-	To      int64    `json:"to"`
-	Count   int64    `json:"count"`
-	Series  *[]Point `json:"series,omitempty"`
+	Type    string          `json:"type"`
+	Subject *string         `json:"subject"` // null: every subject of the type
+	From    int64           `json:"from"`
+	To      int64           `json:"to"`
+	Count   int64           `json:"count"`
+	Series  *[]client.Point `json:"series,omitempty"`
 }
 
 func typeParam(c *gin.Context) (string, bool) {

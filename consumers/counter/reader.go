@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/internal/events"
 )
 
@@ -39,12 +40,6 @@ type Count struct {
 	Type    string
 	Subject string
 	Counts  []int64
-}
-
-// Entry is a leaderboard row.
-type Entry struct {
-	Subject string
-	Count   int64
 }
 
 // Windows returns exact counts at `at` (unix ms, Redis TIME) and, per partition touched, the
@@ -99,7 +94,7 @@ func (r *Reader) Windows(ctx context.Context, typ string, subjects []string) (at
 
 // Top returns the limit subjects of typ with the highest count in window (an index into the
 // windows), exact at `at`: merged across partitions, ties ordered by subject ascending.
-func (r *Reader) Top(ctx context.Context, typ string, window, limit int) (at int64, entries []Entry, err error) {
+func (r *Reader) Top(ctx context.Context, typ string, window, limit int) (at int64, entries []client.Entry, err error) {
 	if window < 0 || window >= len(r.windows) || limit < 1 {
 		return 0, nil, fmt.Errorf("top: window %d of %d, limit %d", window, len(r.windows), limit)
 	}
@@ -123,10 +118,10 @@ func (r *Reader) Top(ctx context.Context, typ string, window, limit int) (at int
 			if err != nil {
 				return 0, nil, fmt.Errorf("top: score %q: %w", score, err)
 			}
-			entries = append(entries, Entry{Subject: subject, Count: n})
+			entries = append(entries, client.Entry{Subject: subject, Count: n})
 		}
 	}
-	slices.SortFunc(entries, func(a, b Entry) int {
+	slices.SortFunc(entries, func(a, b client.Entry) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Subject, b.Subject))
 	})
 	return at, entries[:min(limit, len(entries))], nil

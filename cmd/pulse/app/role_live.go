@@ -59,11 +59,7 @@ func (s counterSource) Top(ctx context.Context, typ string, window, limit int) (
 	if err != nil {
 		return live.Leaderboard{}, err
 	}
-	out := make([]live.Entry, len(entries))
-	for i, e := range entries {
-		out[i] = live.Entry{Subject: e.Subject, Count: e.Count}
-	}
-	return live.Leaderboard{At: at, Entries: out}, nil
+	return live.Leaderboard{At: at, Entries: entries}, nil
 }
 
 var _ live.Source = counterSource{}

@@ -1,4 +1,5 @@
-// Wire types of the Pulse API (docs/frontend.md lists the endpoints the dashboard uses).
+// Wire types of the Pulse API (docs/frontend.md lists the endpoints the dashboard uses). They
+// name the fields of the Go client's types (client/types.go): client/contract_test.go checks it.
 
 /** Counts per window name ("1m", "5m", …) for one subject. */
 export type WindowCounts = Record<string, number>;
@@ -47,7 +48,7 @@ export interface EventInput {
   data?: Record<string, unknown>;
 }
 
-export type ItemStatus = 'accepted' | 'duplicate' | 'rejected';
+export type ItemStatus = 'accepted' | 'duplicate' | 'rejected' | 'failed';
 
 export interface ItemResult {
   id?: string;
@@ -55,11 +56,13 @@ export interface ItemResult {
   error?: { code: string; message: string; field?: string };
 }
 
-/** 202 of POST /v1/events and POST /v1/videos/{id}/likes */
+/** 202 of POST /v1/events and POST /v1/videos/{id}/likes (and the details of a 400 or 503) */
 export interface IngestResponse {
   accepted: number;
   duplicates: number;
   rejected: number;
+  /** only in a 503: events Redis did not confirm */
+  failed?: number;
   results: ItemResult[];
 }
 
