@@ -2,22 +2,12 @@ package loadgen
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
+	"github.com/pulsehq/pulse/client"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 )
-
-// windowsAnswer is the part of GET /v1/windows the check reads.
-type windowsAnswer struct {
-	Windows []string         `json:"windows"`
-	Counts  []map[string]any `json:"counts"`
-}
 
 const (
 	subjectsPerQuery = 100
@@ -43,15 +33,17 @@ func (r *runner) observe(ctx context.Context) ([]string, [][]int64, error) {
 	var names []string
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(queryParallelism)
-	answers := make([]windowsAnswer, (n+subjectsPerQuery-1)/subjectsPerQuery)
+	answers := make([]client.Windows, (n+subjectsPerQuery-1)/subjectsPerQuery)
 	for q := range answers {
 		g.Go(func() error {
 			lo := q * subjectsPerQuery
-			v := url.Values{"type": {r.cfg.Type}}
+			var subjects []string
 			for rank := lo; rank < min(lo+subjectsPerQuery, n); rank++ {
-				v.Add("subject", r.subject(rank))
+				subjects = append(subjects, r.subject(rank))
 			}
-			return r.getJSON(gctx, "/v1/windows?"+v.Encode(), &answers[q])
+			var err error
+			answers[q], err = r.api.Windows(gctx, r.cfg.Type, subjects...)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -61,18 +53,16 @@ func (r *runner) observe(ctx context.Context) ([]string, [][]int64, error) {
 		if names == nil {
 			names = a.Windows
 		}
-		byName := make(map[string]map[string]any, len(a.Counts))
+		byName := make(map[string]map[string]int64, len(a.Counts))
 		for _, c := range a.Counts {
-			s, _ := c["subject"].(string)
-			byName[s] = c
+			byName[c.Subject] = c.Counts
 		}
 		lo := q * subjectsPerQuery
 		for rank := lo; rank < min(lo+subjectsPerQuery, n); rank++ {
 			counts[rank] = make([]int64, len(names))
 			c := byName[r.subject(rank)]
 			for w, name := range names {
-				f, _ := c[name].(float64) // absent: zero, as the API answers for unknown subjects
-				counts[rank][w] = int64(f)
+				counts[rank][w] = c[name] // absent: zero, as the API answers for unknown subjects
 			}
 		}
 	}
@@ -102,37 +92,4 @@ func (r *runner) compare(names []string, counts [][]int64, sinceStart time.Durat
 		out = append(out, dr)
 	}
 	return out
-}
-
-func (r *runner) getJSON(ctx context.Context, path string, into any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+path, nil)
-	if err != nil {
-		return err
-	}
-	if r.cfg.APIKey != "" {
-		req.Header.Set("Authorization", "Bearer "+r.cfg.APIKey)
-	}
-	res, err := r.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", strings.SplitN(path, "?", 2)[0], err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", strings.SplitN(path, "?", 2)[0], err)
-	}
-	if res.StatusCode != http.StatusOK {
-		return &statusError{path: strings.SplitN(path, "?", 2)[0], status: res.StatusCode, body: string(body[:min(len(body), 300)])}
-	}
-	return json.Unmarshal(body, into)
-}
-
-type statusError struct {
-	path   string
-	status int
-	body   string
-}
-
-func (e *statusError) Error() string {
-	return fmt.Sprintf("GET %s: %d %s", e.path, e.status, strings.TrimSpace(e.body))
 }

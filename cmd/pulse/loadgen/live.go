@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/pulsehq/pulse/client"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,12 +32,6 @@ type frameHead struct {
 	Seq     int64  `json:"seq"`
 	Code    string `json:"code"`
 	Message string `json:"message"`
-}
-
-// frame is a whole frame, with the counts the probe matches against sends.
-type frame struct {
-	frameHead
-	Counts []map[string]any `json:"counts"`
 }
 
 // subscription is the reader's view of one of its subscriptions.
@@ -207,14 +202,16 @@ func (l *live) read(lc *liveConn, idle bool) {
 			return
 		}
 		now := time.Now()
-		var f frame
-		into := any(&f)
+		var f client.Frame
 		if idle {
 			// Idle subscribers skip the counts: a thousand of them decoding every update
 			// would make the tool, not the server, the bottleneck.
-			into = &f.frameHead
-		}
-		if json.Unmarshal(b, into) != nil {
+			var h frameHead
+			if json.Unmarshal(b, &h) != nil {
+				continue
+			}
+			f = client.Frame{Op: h.Op, ID: h.ID, Seq: h.Seq, Code: h.Code, Message: h.Message}
+		} else if json.Unmarshal(b, &f) != nil {
 			continue
 		}
 		s := lc.subs[f.ID]
@@ -253,16 +250,15 @@ func (l *live) read(lc *liveConn, idle bool) {
 		}
 		w := l.countWindow(f.Counts)
 		for _, item := range f.Counts {
-			subject, _ := item["subject"].(string)
-			rank, ok := l.rankOf[subject]
-			n, isNum := item[w].(float64)
-			if !ok || !isNum {
+			rank, ok := l.rankOf[item.Subject]
+			n, has := item.Counts[w]
+			if !ok || !has {
 				continue
 			}
 			if first {
-				l.track.setBase(rank, int64(n))
+				l.track.setBase(rank, n)
 			} else {
-				l.track.observed(rank, int64(n), now)
+				l.track.observed(rank, n, now)
 			}
 		}
 		if first {
@@ -273,7 +269,7 @@ func (l *live) read(lc *liveConn, idle bool) {
 
 // countWindow is the longest window named in the counts (learnt from the first frame): while a
 // run is shorter than it, its count only grows, so it is the one matched against sends.
-func (l *live) countWindow(counts []map[string]any) string {
+func (l *live) countWindow(counts []client.SubjectCounts) string {
 	if w := l.window.Load(); w != nil {
 		return *w
 	}
@@ -282,7 +278,7 @@ func (l *live) countWindow(counts []map[string]any) string {
 	}
 	var best string
 	var bestD time.Duration
-	for k := range counts[0] {
+	for k := range counts[0].Counts {
 		if d, err := time.ParseDuration(k); err == nil && d > bestD {
 			best, bestD = k, d
 		}

@@ -9,9 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pulsehq/pulse/client"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,10 +21,10 @@ import (
 
 // runner is one run's state.
 type runner struct {
-	cfg    Config
-	base   string
-	client *http.Client
-	track  *tracker
+	cfg   Config
+	base  string
+	api   *client.Client // the queries around the run; events go through httpConn
+	track *tracker
 }
 
 func (r *runner) subject(rank int) string { return r.cfg.Prefix + strconv.Itoa(rank) }
@@ -37,13 +37,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{
-		cfg:    cfg,
-		base:   strings.TrimSuffix(cfg.URL, "/"),
-		client: newHTTPClient(),
-		track:  newTracker(cfg.Subjects, cfg.Track, time.Now()),
+	hc := newHTTPClient()
+	defer hc.CloseIdleConnections()
+	api, err := client.New(client.Config{URL: cfg.URL, APIKey: cfg.APIKey, HTTPClient: hc})
+	if err != nil {
+		return nil, err
 	}
-	defer r.client.CloseIdleConnections()
+	r := &runner{
+		cfg:   cfg,
+		base:  strings.TrimSuffix(cfg.URL, "/"),
+		api:   api,
+		track: newTracker(cfg.Subjects, cfg.Track, time.Now()),
+	}
 	res := &Result{
 		Target: r.base, Type: cfg.Type, Prefix: cfg.Prefix, Subjects: cfg.Subjects, Zipf: cfg.Zipf,
 		Batch: cfg.Batch, TargetRate: cfg.Rate, Concurrency: cfg.Concurrency, IDs: cfg.IDs,
@@ -52,10 +57,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// The count API answers first: it proves the server is there and the key works.
 	hasCounts := true
-	probe := url.Values{"type": {cfg.Type}, "subject": {r.subject(0)}}
-	if err := r.getJSON(ctx, "/v1/windows?"+probe.Encode(), &windowsAnswer{}); err != nil {
-		var se *statusError
-		if !errors.As(err, &se) || se.status != http.StatusNotFound {
+	if _, err := api.Windows(ctx, cfg.Type, r.subject(0)); err != nil {
+		var se *client.Error
+		if !errors.As(err, &se) || se.Status != http.StatusNotFound {
 			return nil, err
 		}
 		hasCounts = false
