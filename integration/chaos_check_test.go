@@ -165,7 +165,18 @@ func behind(ctx context.Context, tp *topology, rec *recorder) string {
 		}
 	}
 	if !rec.caughtUp(ctx) {
-		out = append(out, "the recorder has not read every entry")
+		// More read than added means Redis lost entries after serving them (a restart that
+		// lost the end of its AOF); fewer, that the recorder skipped some.
+		for p := range chaosPartitions {
+			info, err := tp.direct.XInfoStream(ctx, events.Stream(p)).Result()
+			rec.mu.Lock()
+			read := rec.read[p]
+			rec.mu.Unlock()
+			if err == nil && read != info.EntriesAdded {
+				out = append(out, fmt.Sprintf("the recorder read %d entries of %s, which has had %d (last id %s)",
+					read, events.Stream(p), info.EntriesAdded, info.LastGeneratedID))
+			}
+		}
 	}
 	return strings.Join(out, "; ")
 }

@@ -12,7 +12,9 @@ import (
 // append-only file, over and over, with appendfsync always and everysec; on a cluster, one
 // master at a time. A process crash loses nothing under either setting (the AOF is written
 // before Redis replies; everysec only delays the fsync, which matters for a machine that
-// loses power, not here): the oracle holds both ways.
+// loses power, not here): the oracle holds both ways. That holds while fsync keeps up: on a
+// busy disk everysec postpones the write itself (docs/reliability.md), so the AOF of these
+// tests is on tmpfs (testenv).
 func TestFaultRestarts(t *testing.T) {
 	t.Parallel()
 	for _, fsync := range []string{"always", "everysec"} {
