@@ -120,8 +120,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Partitions < 1 || c.Partitions > 1024 {
-		errs = append(errs, fmt.Errorf("partitions %d: want 1..1024", c.Partitions))
+	if err := events.CheckPartitions(c.Partitions); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Count < 1 {
 		errs = append(errs, fmt.Errorf("count %d: want ≥ 1", c.Count))

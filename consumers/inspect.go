@@ -57,9 +57,11 @@ func NewInspector(rdb redis.UniversalClient, cfg InspectorConfig) (*Inspector, e
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Partitions < 0 || cfg.Every < 0 || cfg.Keep < 2 {
-		return nil, fmt.Errorf("inspector: partitions %d, every %s, keep %d: want positive, keep at least 2",
-			cfg.Partitions, cfg.Every, cfg.Keep)
+	if err := events.CheckPartitions(cfg.Partitions); err != nil {
+		return nil, fmt.Errorf("inspector: %w", err)
+	}
+	if cfg.Every < 0 || cfg.Keep < 2 {
+		return nil, fmt.Errorf("inspector: every %s, keep %d: want every > 0, keep at least 2", cfg.Every, cfg.Keep)
 	}
 	return &Inspector{rdb: rdb, cfg: cfg}, nil
 }

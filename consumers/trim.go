@@ -64,8 +64,8 @@ func (c TrimConfig) withDefaults() (TrimConfig, error) {
 		c.Logger = slog.Default()
 	}
 	var errs []error
-	if c.Partitions < 1 || c.Partitions > 1024 {
-		errs = append(errs, fmt.Errorf("partitions %d: want 1..1024", c.Partitions))
+	if err := events.CheckPartitions(c.Partitions); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Interval < time.Millisecond {
 		errs = append(errs, fmt.Errorf("interval %s: want ≥ 1ms", c.Interval))

@@ -67,8 +67,8 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	var errs []error
-	if c.Partitions < 1 {
-		errs = append(errs, errors.New("partitions must be ≥ 1"))
+	if err := events.CheckPartitions(c.Partitions); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DedupeTTL < time.Second {
 		errs = append(errs, errors.New("dedupe TTL must be ≥ 1s"))

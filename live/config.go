@@ -2,6 +2,7 @@ package live
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,8 +63,8 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Windows) == 0 {
 		return c, errors.New("live: no windows configured")
 	}
-	if c.Partitions < 1 {
-		return c, errors.New("live: partitions must be ≥ 1")
+	if err := events.CheckPartitions(c.Partitions); err != nil {
+		return c, fmt.Errorf("live: %w", err)
 	}
 	if c.MaxConns < 0 || c.MaxConnsPerAddr < 0 {
 		return c, errors.New("live: connection caps must be ≥ 0")

@@ -80,8 +80,8 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	var errs []error
-	if c.Partitions < 1 || c.Partitions > 1024 {
-		errs = append(errs, fmt.Errorf("partitions %d: want 1..1024", c.Partitions))
+	if err := events.CheckPartitions(c.Partitions); err != nil {
+		errs = append(errs, err)
 	}
 	for i, w := range c.Windows {
 		if w.D < time.Second || w.D%time.Second != 0 || (i > 0 && w.D <= c.Windows[i-1].D) {

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"fmt"
 	"hash/fnv"
 	"strconv"
 )
@@ -8,6 +9,17 @@ import (
 // DefaultPartitions is N when a deployment does not choose one. N is fixed for the life of a
 // deployment: it is recorded under MetaKey and a process with another N refuses to start.
 const DefaultPartitions = 8
+
+// MaxPartitions bounds N: every consumer runs one reader per partition.
+const MaxPartitions = 1024
+
+// CheckPartitions refuses a partition count outside 1..MaxPartitions.
+func CheckPartitions(n int) error {
+	if n < 1 || n > MaxPartitions {
+		return fmt.Errorf("partitions %d: want 1..%d", n, MaxPartitions)
+	}
+	return nil
+}
 
 // Partition is fnv1a32(type + "\x00" + subject) % n: duplicates of an event (same type and
 // subject) always meet in the same partition, so its dedupe and counting stay in one slot.

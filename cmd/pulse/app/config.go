@@ -128,8 +128,8 @@ func (c *Config) Validate() error {
 	if len(c.Roles) == 0 {
 		errs = append(errs, errors.New("no role to run"))
 	}
-	if c.Partitions < 1 || c.Partitions > 1024 {
-		errs = append(errs, fmt.Errorf("partitions %d: want 1..1024", c.Partitions))
+	if err := events.CheckPartitions(c.Partitions); err != nil {
+		errs = append(errs, err)
 	}
 	ws, err := events.ParseWindows(c.Windows)
 	if err != nil {
