@@ -130,7 +130,7 @@ func (p *Inspector) handle(c *gin.Context) {
 	if err != nil {
 		// The error may name Redis's address: it goes to the log, the client gets the gist.
 		p.cfg.Logger.WarnContext(ctx, "pipeline: read failed", "request_id", httpapi.RequestID(c), "err", err)
-		httpapi.Abort(c, httpapi.Unavailable("redis_unavailable", "cannot read the pipeline from redis", time.Second))
+		httpapi.Abort(c, events.Unavailable("redis_unavailable", "cannot read the pipeline from redis", time.Second))
 		return
 	}
 	c.JSON(http.StatusOK, v)

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"compress/gzip"
+	"github.com/pulsehq/pulse/internal/events"
 	"io"
 	"net/http"
 	"strings"
@@ -20,7 +21,7 @@ func formatOf(contentType string) (format, error) {
 	var f format
 	switch mt = strings.TrimSpace(mt); {
 	case mt == "":
-		return 0, httpapi.Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return 0, events.Errorf(events.KindUnsupported, "unsupported_media_type",
 			"a Content-Type is required: one of application/json, application/x-ndjson, "+
 				"application/cloudevents+json, application/cloudevents-batch+json")
 	case strings.EqualFold(mt, "application/json"):
@@ -32,7 +33,7 @@ func formatOf(contentType string) (format, error) {
 	case strings.EqualFold(mt, "application/cloudevents-batch+json"):
 		f = formatArray
 	default:
-		return 0, httpapi.Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return 0, events.Errorf(events.KindUnsupported, "unsupported_media_type",
 			"content type %q is not one of application/json, application/x-ndjson, "+
 				"application/cloudevents+json, application/cloudevents-batch+json", truncate(mt, 100))
 	}
@@ -44,7 +45,7 @@ func formatOf(contentType string) (format, error) {
 			continue
 		}
 		if v = strings.Trim(strings.TrimSpace(v), `"`); !strings.EqualFold(v, "utf-8") && !strings.EqualFold(v, "us-ascii") {
-			return 0, httpapi.Errorf(http.StatusUnsupportedMediaType, "unsupported_charset",
+			return 0, events.Errorf(events.KindUnsupported, "unsupported_charset",
 				"charset %q is not supported: send UTF-8", truncate(v, 40))
 		}
 	}
@@ -60,7 +61,7 @@ var (
 // Bodies over max bytes (after decompression, so a small gzip bomb cannot expand past it) are
 // refused with 413.
 func readBody(r *http.Request, max int64) (string, error) {
-	tooLarge := httpapi.Errorf(http.StatusRequestEntityTooLarge, "body_too_large", "the body is larger than %d bytes", max)
+	tooLarge := events.Errorf(events.KindTooLarge, "body_too_large", "the body is larger than %d bytes", max)
 	if r.ContentLength > max {
 		return "", tooLarge
 	}
@@ -84,7 +85,7 @@ func readBody(r *http.Request, max int64) (string, error) {
 		defer gzipPool.Put(zr)
 		src = zr
 	default:
-		return "", httpapi.Errorf(http.StatusUnsupportedMediaType, "unsupported_encoding",
+		return "", events.Errorf(events.KindUnsupported, "unsupported_encoding",
 			"content encoding %q is not supported: send gzip or identity", truncate(enc, 40))
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
@@ -109,8 +110,8 @@ func readBody(r *http.Request, max int64) (string, error) {
 	return buf.String(), nil
 }
 
-func badBody(msg string) *httpapi.Error {
-	return httpapi.Errorf(http.StatusBadRequest, "malformed_body", "%s", msg)
+func badBody(msg string) *events.Error {
+	return events.Errorf(events.KindInvalid, "malformed_body", "%s", msg)
 }
 
 func truncate(s string, n int) string {

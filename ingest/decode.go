@@ -145,7 +145,7 @@ func decodeLines(body string, max int, dst []item) ([]item, error) {
 			}
 		}
 		if !ok {
-			it = item{err: &events.Error{Code: "malformed_event", Message: "line is not valid JSON: " + d.err.msg}}
+			it = item{err: &events.Error{Kind: events.KindInvalid, Code: "malformed_event", Message: "line is not valid JSON: " + d.err.msg}}
 		}
 		it.raw = line
 		dst = append(dst, it)
@@ -153,7 +153,7 @@ func decodeLines(body string, max int, dst []item) ([]item, error) {
 	return dst, nil
 }
 
-var errNotObject = &events.Error{Code: "invalid_event", Message: "an event must be a JSON object"}
+var errNotObject = &events.Error{Kind: events.KindInvalid, Code: "invalid_event", Message: "an event must be a JSON object"}
 
 // scanner walks one JSON text, validating it as it goes.
 type scanner struct {

@@ -19,7 +19,7 @@ const LikeType = "video_liked"
 // maxRecord bounds the copy of a rejected item or body kept in the failure stream.
 const maxRecord = 4 << 10
 
-var errStopping = &events.Error{Code: "shutting_down", Message: "the server is stopping; retry on another instance"}
+var errStopping = &events.Error{Kind: events.KindUnavailable, Code: "shutting_down", Message: "the server is stopping; retry on another instance"}
 
 // Handler serves the ingest API on top of a Writer.
 type Handler struct {
@@ -68,12 +68,12 @@ func (h *Handler) postEvents(c *gin.Context) {
 	var se *syntaxError
 	switch {
 	case errors.Is(err, errTooMany):
-		httpapi.Abort(c, httpapi.Errorf(http.StatusRequestEntityTooLarge, "batch_too_large",
+		httpapi.Abort(c, events.Errorf(events.KindTooLarge, "batch_too_large",
 			"the batch holds more than %d events", h.cfg.MaxBatch))
 	case errors.As(err, &se):
 		h.malformed(c, j, body, ct, se.msg)
 	case len(j.items) == 0:
-		httpapi.Abort(c, httpapi.Errorf(http.StatusBadRequest, "empty_body", "the body holds no events"))
+		httpapi.Abort(c, events.Errorf(events.KindInvalid, "empty_body", "the body holds no events"))
 	default:
 		h.ingest(c, j, recv)
 	}
@@ -141,15 +141,15 @@ func (h *Handler) ingest(c *gin.Context, j *job, recv time.Time) {
 	switch {
 	case a.failed > 0:
 		e := h.firstFailure(j.items)
-		err := httpapi.Unavailable(e.Code, e.Message, h.cfg.RetryAfter)
+		err := events.Unavailable(e.Code, e.Message, h.cfg.RetryAfter)
 		err.Details = &a
 		httpapi.Abort(c, err)
 	case a.accepted > 0:
 		h.reply(c, http.StatusAccepted, &a)
 	case a.rejected == len(j.items):
-		err := httpapi.Errorf(http.StatusBadRequest, "invalid_events", "all %d events are invalid", a.rejected)
+		err := events.Errorf(events.KindInvalid, "invalid_events", "all %d events are invalid", a.rejected)
 		if a.rejected == 1 {
-			err = httpapi.Errorf(http.StatusBadRequest, j.items[0].err.Code, "%s", j.items[0].err.Message)
+			err = events.Errorf(events.KindInvalid, j.items[0].err.Code, "%s", j.items[0].err.Message)
 		}
 		err.Details = &a
 		httpapi.Abort(c, err)

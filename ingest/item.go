@@ -90,12 +90,12 @@ func (it *item) str(v string, dst *string, f fields) {
 
 // Errors of fields with the wrong JSON type; shared, never modified.
 var (
-	errIDType = &events.Error{Code: "invalid_id", Field: "id",
+	errIDType = &events.Error{Kind: events.KindInvalid, Code: "invalid_id", Field: "id",
 		Message: "id must be a string of 1-128 characters of [A-Za-z0-9._:-]"}
-	errTypeType        = &events.Error{Code: "invalid_type", Field: "type", Message: "type must be a string"}
-	errSubjectType     = &events.Error{Code: "invalid_subject", Field: "subject", Message: "subject must be a string"}
-	errSourceType      = &events.Error{Code: "invalid_source", Field: "source", Message: "source must be a string"}
-	errSpecVersionType = &events.Error{Code: "invalid_specversion", Field: "specversion", Message: "specversion must be a string"}
+	errTypeType        = &events.Error{Kind: events.KindInvalid, Code: "invalid_type", Field: "type", Message: "type must be a string"}
+	errSubjectType     = &events.Error{Kind: events.KindInvalid, Code: "invalid_subject", Field: "subject", Message: "subject must be a string"}
+	errSourceType      = &events.Error{Kind: events.KindInvalid, Code: "invalid_source", Field: "source", Message: "source must be a string"}
+	errSpecVersionType = &events.Error{Kind: events.KindInvalid, Code: "invalid_specversion", Field: "specversion", Message: "specversion must be a string"}
 )
 
 // check validates the item received at recv and completes it for the writer: event time,

@@ -25,7 +25,7 @@ const (
 	typeRefresh = time.Minute
 )
 
-var errTooManyTypes = &events.Error{Code: "too_many_types", Field: "type",
+var errTooManyTypes = &events.Error{Kind: events.KindInvalid, Code: "too_many_types", Field: "type",
 	Message: "this deployment already has its maximum number of event types (PULSE_MAX_TYPES); the event was not stored"}
 
 // typeRegistry admits event types under the deployment's cap. Admissions are cached per

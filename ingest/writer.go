@@ -32,11 +32,11 @@ var errClosed = errors.New("ingest writer stopped")
 var (
 	// errRedisDown: the append never reached Redis (no connection) or Redis refused it before
 	// running it (MOVED, LOADING, CLUSTERDOWN…): not stored, resending is safe.
-	errRedisDown = &events.Error{Code: "redis_unavailable", Message: "redis is unavailable; the event was not stored: retry later"}
+	errRedisDown = &events.Error{Kind: events.KindUnavailable, Code: "redis_unavailable", Message: "redis is unavailable; the event was not stored: retry later"}
 	// errUnconfirmed: the append was sent and its reply lost (timeout, reset): it may be
 	// stored. Resending with the same id is safe; an event without id may count twice.
-	errUnconfirmed = &events.Error{Code: "unconfirmed", Message: "redis did not confirm the append: the event may or may not be stored; resend it with the same id"}
-	errBacklogFull = &events.Error{Code: "backlog_full", Message: "the partition's backlog is over its limit; the event was not stored: retry later"}
+	errUnconfirmed = &events.Error{Kind: events.KindUnavailable, Code: "unconfirmed", Message: "redis did not confirm the append: the event may or may not be stored; resend it with the same id"}
+	errBacklogFull = &events.Error{Kind: events.KindUnavailable, Code: "backlog_full", Message: "the partition's backlog is over its limit; the event was not stored: retry later"}
 )
 
 // Writer group-commits events: requests queue their items, and a committer sends everything

@@ -110,7 +110,7 @@ func (c *client) unlock() {
 }
 
 // subscribe adds a subscription; a subject subscription gets its snapshot from the writer.
-func (c *client) subscribe(s spec) *protoError {
+func (c *client) subscribe(s spec) *events.Error {
 	h := c.h
 	c.mu.Lock()
 	switch {
@@ -153,7 +153,7 @@ func (c *client) subscribe(s spec) *protoError {
 	return nil
 }
 
-func (c *client) unsubscribe(id string) *protoError {
+func (c *client) unsubscribe(id string) *events.Error {
 	c.mu.Lock()
 	sub := c.subs[id]
 	if sub == nil {
@@ -234,7 +234,7 @@ func (c *client) resync(p int) {
 
 // reject answers a bad client frame with an error frame, within the connection's error budget
 // (refilled at one per second); past it the client is closed.
-func (c *client) reject(id string, e *protoError) {
+func (c *client) reject(id string, e *events.Error) {
 	now := time.Now()
 	c.budget = min(float64(c.h.cfg.ErrorBudget), c.budget+now.Sub(c.budgetAt).Seconds())
 	c.budgetAt = now

@@ -52,7 +52,7 @@ func subscribeBare(t testing.TB, h *Hub, c *client, id, typ string, subjects ...
 		e = c.subscribe(s)
 	}
 	if e != nil {
-		t.Fatalf("subscribe: %s %s", e.code, e.message)
+		t.Fatalf("subscribe: %v", e)
 	}
 }
 

@@ -1,7 +1,7 @@
 package live
 
 import (
-	"net/http"
+	"github.com/pulsehq/pulse/internal/events"
 	"sync"
 	"time"
 
@@ -15,7 +15,7 @@ import (
 const connRetry = 5 * time.Second
 
 // errShuttingDown refuses a connection to a hub that is closing: another process takes it.
-var errShuttingDown = httpapi.Unavailable("shutting_down", "this server is shutting down; reconnect", time.Second)
+var errShuttingDown = events.Unavailable("shutting_down", "this server is shutting down; reconnect", time.Second)
 
 // admit checks the Origin, that the hub still takes clients and that the connection caps leave
 // room; it answers when not. release frees the connection's slot: call it when the handler is
@@ -24,7 +24,7 @@ func (h *Hub) admit(c *gin.Context) (release func(), ok bool) {
 	// Checking here first gives browsers the JSON 403 of every other endpoint; websocket.Accept
 	// checks again with the same rules.
 	if err := h.origins.Check(c.Request); err != nil {
-		httpapi.Abort(c, httpapi.Errorf(http.StatusForbidden, "origin_not_allowed", "%v", err))
+		httpapi.Abort(c, events.Errorf(events.KindForbidden, "origin_not_allowed", "%v", err))
 		return nil, false
 	}
 	if h.isClosing() {
@@ -58,15 +58,15 @@ func newConnLimit(total, perAddr int) *connLimit {
 // acquire takes a slot for a connection from addr; release gives it back (once). It refuses
 // with 503 server_full when the process holds total connections, which another instance behind
 // the load balancer may take, and with 429 too_many_connections when addr holds perAddr.
-func (l *connLimit) acquire(addr string) (release func(), reason string, err *httpapi.Error) {
+func (l *connLimit) acquire(addr string) (release func(), reason string, err *events.Error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.total > 0 && l.n >= l.total {
-		return nil, "server_full", httpapi.Unavailable("server_full",
+		return nil, "server_full", events.Unavailable("server_full",
 			"this server holds its maximum of live connections; retry later", connRetry)
 	}
 	if l.perAddr > 0 && l.byAddr[addr] >= l.perAddr {
-		e := httpapi.Errorf(http.StatusTooManyRequests, "too_many_connections",
+		e := events.Errorf(events.KindTooMany, "too_many_connections",
 			"too many live connections from your address (at most %d); close one, or retry later", l.perAddr)
 		e.RetryAfter = connRetry
 		return nil, "too_many_connections", e

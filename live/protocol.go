@@ -2,7 +2,6 @@ package live
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strconv"
 
@@ -43,23 +42,19 @@ type spec struct {
 	limit    int
 }
 
-// protoError is what an error frame says. Codes are stable and machine-readable.
-type protoError struct {
-	code, message string
-}
-
-func perr(code, format string, args ...any) *protoError {
-	return &protoError{code: code, message: fmt.Sprintf(format, args...)}
+// perr is the error of a bad client frame: an error frame on a WebSocket, a 400 over SSE.
+func perr(code, format string, args ...any) *events.Error {
+	return events.Errorf(events.KindInvalid, code, format, args...)
 }
 
 // parseSpec validates a subscribe request; the caps per connection are checked by the client.
-func (h *Hub) parseSpec(r *request) (spec, *protoError) {
+func (h *Hub) parseSpec(r *request) (spec, *events.Error) {
 	s := spec{id: r.ID, typ: r.Type}
 	if !events.ValidID(r.ID) {
 		return s, perr("invalid_id", "id must be 1-%d characters of [A-Za-z0-9._:-]", events.MaxIDLen)
 	}
 	if err := events.ValidateType(r.Type); err != nil {
-		return s, &protoError{code: err.Code, message: err.Message}
+		return s, err
 	}
 	switch {
 	case r.Top != nil && len(r.Subjects) > 0:
@@ -81,7 +76,7 @@ func (h *Hub) parseSpec(r *request) (spec, *protoError) {
 		s.subjects = make([]string, 0, len(r.Subjects))
 		for _, sub := range r.Subjects {
 			if err := events.ValidateSubject(sub); err != nil {
-				return s, &protoError{code: err.Code, message: err.Message}
+				return s, err
 			}
 			if !slices.Contains(s.subjects, sub) {
 				s.subjects = append(s.subjects, sub)
@@ -130,13 +125,13 @@ func appendCount(b []byte, keys [][]byte, subject []byte, counts []int64) []byte
 	return append(b, '}')
 }
 
-func appendError(b []byte, id string, e *protoError) []byte {
+func appendError(b []byte, id string, e *events.Error) []byte {
 	frame := struct {
 		Op      string `json:"op"`
 		ID      string `json:"id,omitempty"`
 		Code    string `json:"code"`
 		Message string `json:"message"`
-	}{"error", id, e.code, e.message}
+	}{"error", id, e.Code, e.Message}
 	out, _ := json.Marshal(frame) // strings only: always marshals
 	return append(b, out...)
 }

@@ -40,7 +40,7 @@ func (h *Hub) ServeSSE(c *gin.Context) {
 	}
 	s, e := h.parseSpec(&r)
 	if e != nil {
-		httpapi.Abort(c, httpapi.Errorf(http.StatusBadRequest, e.code, "%s", e.message))
+		httpapi.Abort(c, e)
 		return
 	}
 	cl := h.newClient("sse")
@@ -50,7 +50,7 @@ func (h *Hub) ServeSSE(c *gin.Context) {
 	}
 	defer h.unregister(cl)
 	if e := cl.subscribe(s); e != nil {
-		httpapi.Abort(c, httpapi.Errorf(http.StatusBadRequest, e.code, "%s", e.message))
+		httpapi.Abort(c, e)
 		return
 	}
 

@@ -25,7 +25,7 @@ func (h *Hub) ServeWS(c *gin.Context) {
 	defer release()
 	if !isUpgrade(c.Request) {
 		c.Header("Upgrade", "websocket")
-		httpapi.Abort(c, httpapi.Errorf(http.StatusUpgradeRequired, "upgrade_required",
+		httpapi.Abort(c, events.Errorf(events.KindUpgradeRequired, "upgrade_required",
 			"this is a WebSocket endpoint (or use GET /v1/live/sse for Server-Sent Events)"))
 		return
 	}
@@ -98,7 +98,7 @@ func (c *client) handle(typ websocket.MessageType, data []byte) {
 	if !events.ValidID(id) {
 		id = "" // not echoed back
 	}
-	var e *protoError
+	var e *events.Error
 	switch r.Op {
 	case opSubscribe:
 		var s spec

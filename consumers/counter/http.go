@@ -237,7 +237,7 @@ func timeParam(c *gin.Context, name string) (int64, bool) {
 // like Redis being unavailable.
 func abort(c *gin.Context, err error) {
 	if errors.Is(err, errContention) {
-		err = httpapi.Unavailable("busy", "counts are being settled by other processes; retry", time.Second)
+		err = events.Unavailable("busy", "counts are being settled by other processes; retry", time.Second)
 	}
 	httpapi.Abort(c, err)
 }

@@ -36,17 +36,51 @@ type Event struct {
 	SpecVersion string `json:"specversion,omitempty"`
 }
 
-// Error is a validation failure of one event; Code is stable and machine-readable.
+// Error is the one error a client sees, from any stage: a validation failure of an event, a
+// bad query, a refused live frame, a dependency that is down. Kind says what went wrong in
+// terms the edge maps to an HTTP status (httpapi); Code is stable and machine-readable.
 type Error struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
+	Kind       Kind
+	Code       string
+	Message    string
+	Field      string        // the event field at fault, for validation errors
+	Details    any           // answered as the body's "details"
+	RetryAfter time.Duration // when to try again, for KindUnavailable and KindTooMany
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
+// Kind classifies an Error.
+type Kind uint8
+
+// The kinds of Error. The zero Kind is KindInternal: an Error nobody classified is a bug.
+const (
+	KindInternal         Kind = iota // a bug: the request id is in the answer and the log
+	KindInvalid                      // the request breaks a rule: fix it before sending again
+	KindUnauthorized                 // no valid credentials
+	KindForbidden                    // credentials that may not do this, or an origin that may not
+	KindNotFound                     // nothing there
+	KindMethodNotAllowed             // not with this method
+	KindTimeout                      // the request did not arrive in time
+	KindTooLarge                     // the body or batch is over a limit
+	KindUnsupported                  // a media type or charset that is not taken
+	KindUpgradeRequired              // a WebSocket endpoint asked without the upgrade
+	KindTooMany                      // this client holds too much: retry after RetryAfter
+	KindUnavailable                  // a dependency is down or full: retry after RetryAfter
+)
+
+// Errorf builds an Error of kind.
+func Errorf(kind Kind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Unavailable is the Error for a dependency that is down or overloaded.
+func Unavailable(code, msg string, retry time.Duration) *Error {
+	return &Error{Kind: KindUnavailable, Code: code, Message: msg, RetryAfter: retry}
+}
+
 func invalid(code, field, format string, args ...any) *Error {
-	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+	return &Error{Kind: KindInvalid, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
 // Validate checks every rule of the event table except the id (which may still be empty and

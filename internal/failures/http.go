@@ -91,7 +91,7 @@ func (h handlers) replay(c *gin.Context) {
 	c.JSON(http.StatusOK, res)
 }
 
-func (r replayRequest) check() *httpapi.Error {
+func (r replayRequest) check() *events.Error {
 	switch {
 	case r.All && len(r.IDs) > 0:
 		return httpapi.BadParam("ids", "give either ids or all, not both")

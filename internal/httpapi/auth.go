@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"github.com/pulsehq/pulse/internal/events"
 	"net/http"
 	"strings"
 
@@ -94,9 +95,9 @@ func (k *Keys) require(need Access, inURL bool) gin.HandlerFunc {
 			c.Next()
 		case got == AccessNone:
 			c.Header("WWW-Authenticate", `Bearer realm="pulse"`)
-			Abort(c, Errorf(http.StatusUnauthorized, "unauthorized", "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"))
+			Abort(c, events.Errorf(events.KindUnauthorized, "unauthorized", "a valid API key is required (Authorization: Bearer <key> or X-API-Key)"))
 		default:
-			Abort(c, Errorf(http.StatusForbidden, "forbidden", "this key may not do that"))
+			Abort(c, events.Errorf(events.KindForbidden, "forbidden", "this key may not do that"))
 		}
 	}
 }

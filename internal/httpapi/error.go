@@ -1,13 +1,12 @@
-// Package httpapi is Pulse's HTTP edge shared by every role: the one client-visible error type
-// and its JSON body, request ids, recovery, access logs and API-key checks.
+// Package httpapi is Pulse's HTTP edge shared by every role: the JSON body of the one
+// client-visible error (events.Error) and the status of each kind, request ids, recovery,
+// access logs and API-key checks.
 package httpapi
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -16,19 +15,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/pulsehq/pulse/internal/events"
 )
-
-// Error is the only error a client sees. Anything else reaching Abort is logged with the
-// request id and answered as a generic 500.
-type Error struct {
-	Status     int
-	Code       string
-	Message    string
-	Details    any
-	RetryAfter time.Duration // sets Retry-After (503, 429)
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
 
 // Body is the JSON error envelope: {"error": {"code", "message", "details"}}.
 type Body struct {
@@ -42,41 +31,58 @@ type BodyError struct {
 	Details any    `json:"details"`
 }
 
-// Errorf builds an Error.
-func Errorf(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+// statusOf maps each kind of client-visible error to its HTTP status: the one place where
+// statuses are chosen. A kind without an entry would answer 0: the table test covers each.
+var statusOf = [...]int{
+	events.KindInternal:         http.StatusInternalServerError,
+	events.KindInvalid:          http.StatusBadRequest,
+	events.KindUnauthorized:     http.StatusUnauthorized,
+	events.KindForbidden:        http.StatusForbidden,
+	events.KindNotFound:         http.StatusNotFound,
+	events.KindMethodNotAllowed: http.StatusMethodNotAllowed,
+	events.KindTimeout:          http.StatusRequestTimeout,
+	events.KindTooLarge:         http.StatusRequestEntityTooLarge,
+	events.KindUnsupported:      http.StatusUnsupportedMediaType,
+	events.KindUpgradeRequired:  http.StatusUpgradeRequired,
+	events.KindTooMany:          http.StatusTooManyRequests,
+	events.KindUnavailable:      http.StatusServiceUnavailable,
 }
 
-// BadParam is the 400 for a query parameter that is missing or malformed.
-func BadParam(name, format string, args ...any) *Error {
-	e := Errorf(http.StatusBadRequest, "invalid_parameter", format, args...)
+// Status is the HTTP status of an error of kind k.
+func Status(k events.Kind) int {
+	if int(k) < len(statusOf) {
+		return statusOf[k]
+	}
+	return http.StatusInternalServerError
+}
+
+// BadParam is the error for a query parameter that is missing or malformed.
+func BadParam(name, format string, args ...any) *events.Error {
+	e := events.Errorf(events.KindInvalid, "invalid_parameter", format, args...)
 	e.Details = gin.H{"parameter": name}
 	return e
 }
 
-// Unavailable is the 503 for a dependency that is down or overloaded; clients retry after.
-func Unavailable(code, msg string, retry time.Duration) *Error {
-	return &Error{Status: http.StatusServiceUnavailable, Code: code, Message: msg, RetryAfter: retry}
-}
-
-// Abort answers err and stops the handler chain.
+// Abort answers err and stops the handler chain. An *events.Error is answered as it is;
+// Redis being unreachable is a 503 to retry; anything else is a bug, logged with the request
+// id and answered as a generic 500.
 func Abort(c *gin.Context, err error) {
-	var e *Error
+	var e *events.Error
 	switch {
-	case errors.As(err, &e):
+	case errors.As(err, &e) && e.Kind != events.KindInternal:
 	case RedisUnavailable(err):
-		slog.WarnContext(c.Request.Context(), "redis unavailable", "request_id", RequestID(c),
+		Logger(c).WarnContext(c.Request.Context(), "redis unavailable", "request_id", RequestID(c),
 			"route", c.FullPath(), "err", err)
-		e = Unavailable("redis_unavailable", "redis is unavailable; retry later", time.Second)
+		e = events.Unavailable("redis_unavailable", "redis is unavailable; retry later", time.Second)
 	default:
-		slog.ErrorContext(c.Request.Context(), "internal error", "request_id", RequestID(c),
+		Logger(c).ErrorContext(c.Request.Context(), "internal error", "request_id", RequestID(c),
 			"route", c.FullPath(), "err", err)
-		e = Errorf(http.StatusInternalServerError, "internal", "internal error (request id %s)", RequestID(c))
+		e = events.Errorf(events.KindInternal, "internal", "internal error (request id %s)", RequestID(c))
 	}
 	if e.RetryAfter > 0 {
 		c.Header("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
-	c.AbortWithStatusJSON(e.Status, Body{Error: BodyError{Code: e.Code, Message: e.Message, Details: e.Details}})
+	c.AbortWithStatusJSON(Status(e.Kind), Body{Error: BodyError{Code: e.Code, Message: e.Message, Details: e.Details}})
 }
 
 // RedisUnavailable reports whether err says Redis cannot answer now (unreachable, timed out,

@@ -3,9 +3,9 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"github.com/pulsehq/pulse/internal/events"
 	"io"
 	"mime"
-	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -23,18 +23,18 @@ func RequireJSON(c *gin.Context) {
 }
 
 // CheckJSON is RequireJSON's test of one Content-Type value.
-func CheckJSON(contentType string) *Error {
+func CheckJSON(contentType string) *events.Error {
 	if strings.TrimSpace(contentType) == "" {
-		return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return events.Errorf(events.KindUnsupported, "unsupported_media_type",
 			"a Content-Type is required: send application/json")
 	}
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != "application/json" {
-		return Errorf(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return events.Errorf(events.KindUnsupported, "unsupported_media_type",
 			"content type %q is not application/json", truncate(contentType, 100))
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "us-ascii") {
-		return Errorf(http.StatusUnsupportedMediaType, "unsupported_charset",
+		return events.Errorf(events.KindUnsupported, "unsupported_charset",
 			"charset %q is not supported: send UTF-8", truncate(cs, 40))
 	}
 	return nil
@@ -44,7 +44,7 @@ func CheckJSON(contentType string) *Error {
 // but white space after the value: a body is one document, and a request that carries more
 // was not made by a client that speaks this API. The error is the 400 invalid_body (or the 408
 // of a body that did not arrive in time), with what to send in the message.
-func DecodeJSON(r io.Reader, v any, want string) *Error {
+func DecodeJSON(r io.Reader, v any, want string) *events.Error {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -61,5 +61,5 @@ func DecodeJSON(r io.Reader, v any, want string) *Error {
 	if errors.Is(err, io.EOF) {
 		err = errors.New("the body is empty")
 	}
-	return Errorf(http.StatusBadRequest, "invalid_body", "body must be %s: %v", want, err)
+	return events.Errorf(events.KindInvalid, "invalid_body", "body must be %s: %v", want, err)
 }

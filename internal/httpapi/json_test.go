@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"net/http"
+	"github.com/pulsehq/pulse/internal/events"
 	"strings"
 	"testing"
 )
@@ -28,7 +28,7 @@ func TestCheckJSON(t *testing.T) {
 		switch {
 		case tc.code == "" && err != nil:
 			t.Errorf("%q refused: %v", tc.contentType, err)
-		case tc.code != "" && (err == nil || err.Status != http.StatusUnsupportedMediaType || err.Code != tc.code):
+		case tc.code != "" && (err == nil || err.Kind != events.KindUnsupported || err.Code != tc.code):
 			t.Errorf("%q: %v, want 415 %s", tc.contentType, err, tc.code)
 		}
 	}
@@ -57,7 +57,7 @@ func TestDecodeJSON(t *testing.T) {
 		switch {
 		case tc.ok && (err != nil || !v.All):
 			t.Errorf("%q: %v %+v, want it decoded", tc.body, err, v)
-		case !tc.ok && (err == nil || err.Status != http.StatusBadRequest || err.Code != "invalid_body"):
+		case !tc.ok && (err == nil || err.Kind != events.KindInvalid || err.Code != "invalid_body"):
 			t.Errorf("%q: %v, want 400 invalid_body", tc.body, err)
 		}
 	}

@@ -4,16 +4,28 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/pulsehq/pulse/internal/events"
 )
 
-const requestIDKey = "pulse.request_id"
+const (
+	requestIDKey = "pulse.request_id"
+	loggerKey    = "pulse.logger"
+)
 
 // RequestID returns the request's id (X-Request-Id, or one made up on arrival).
 func RequestID(c *gin.Context) string { return c.GetString(requestIDKey) }
+
+// Logger is the logger of the Engine serving c: the app's, not the global one.
+func Logger(c *gin.Context) *slog.Logger {
+	if l, ok := c.Get(loggerKey); ok {
+		return l.(*slog.Logger)
+	}
+	return slog.Default()
+}
 
 // Engine returns a gin engine with Pulse's edge behaviour: request ids, JSON for panics, 404s
 // and 405s, and an access log.
@@ -23,19 +35,20 @@ func Engine(log *slog.Logger) *gin.Engine {
 	r.ContextWithFallback = true
 	r.HandleMethodNotAllowed = true
 	_ = r.SetTrustedProxies(nil)
-	r.Use(requestID, accessLog(log), gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, rec any) {
-		log.Error("panic", "request_id", RequestID(c), "route", c.FullPath(), "panic", rec)
-		Abort(c, Errorf(http.StatusInternalServerError, "internal", "internal error (request id %s)", RequestID(c)))
-	}))
+	r.Use(func(c *gin.Context) { c.Set(loggerKey, log) }, requestID, accessLog(log),
+		gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, rec any) {
+			log.Error("panic", "request_id", RequestID(c), "route", c.FullPath(), "panic", rec)
+			Abort(c, events.Errorf(events.KindInternal, "internal", "internal error (request id %s)", RequestID(c)))
+		}))
 	r.NoMethod(func(c *gin.Context) {
-		Abort(c, Errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed here", c.Request.Method))
+		Abort(c, events.Errorf(events.KindMethodNotAllowed, "method_not_allowed", "%s is not allowed here", c.Request.Method))
 	})
 	return r
 }
 
 // NotFound answers an unknown API route.
 func NotFound(c *gin.Context) {
-	Abort(c, Errorf(http.StatusNotFound, "not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	Abort(c, events.Errorf(events.KindNotFound, "not_found", "no route %s %s", c.Request.Method, c.Request.URL.Path))
 }
 
 func requestID(c *gin.Context) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"fmt"
+	"github.com/pulsehq/pulse/internal/events"
 	"net/http"
 	"net/url"
 	"path"
@@ -83,8 +84,8 @@ func (o *Origins) Check(r *http.Request) error {
 }
 
 // errOriginNotAllowed is the one answer to a browser request from an origin that may not make it.
-func errOriginNotAllowed(format string, args ...any) *Error {
-	return Errorf(http.StatusForbidden, "origin_not_allowed", format, args...)
+func errOriginNotAllowed(format string, args ...any) *events.Error {
+	return events.Errorf(events.KindForbidden, "origin_not_allowed", format, args...)
 }
 
 // CrossOrigin is middleware that refuses state-changing requests (every method but GET, HEAD
@@ -102,7 +103,7 @@ func (o *Origins) CrossOrigin() gin.HandlerFunc {
 	}
 }
 
-func (o *Origins) checkWrite(r *http.Request) *Error {
+func (o *Origins) checkWrite(r *http.Request) *events.Error {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return nil

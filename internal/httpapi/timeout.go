@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"github.com/pulsehq/pulse/internal/events"
 	"io"
 	"net/http"
 	"os"
@@ -18,7 +19,7 @@ import (
 // server, and WebSockets and event streams last as long as their clients stay (routes that
 // stream opt out with Streaming). Zero durations leave that side unbounded.
 func Deadlines(body, write time.Duration) gin.HandlerFunc {
-	timedOut := Errorf(http.StatusRequestTimeout, "body_timeout", "the request body did not arrive within %s", body)
+	timedOut := events.Errorf(events.KindTimeout, "body_timeout", "the request body did not arrive within %s", body)
 	return func(c *gin.Context) {
 		rc := http.NewResponseController(c.Writer)
 		r := c.Request
@@ -53,7 +54,7 @@ func Streaming(c *gin.Context) {
 type deadlineBody struct {
 	io.ReadCloser
 	w        http.ResponseWriter
-	timedOut *Error
+	timedOut *events.Error
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
@@ -68,8 +69,8 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 
 // BodyTimeout is the client-visible error of a failed body read: the 408 of Deadlines when the
 // body did not arrive in time, else nil (the caller answers with its own error).
-func BodyTimeout(err error) *Error {
-	var e *Error
+func BodyTimeout(err error) *events.Error {
+	var e *events.Error
 	if errors.As(err, &e) && e.Code == "body_timeout" {
 		return e
 	}

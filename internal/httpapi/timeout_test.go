@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pulsehq/pulse/internal/events"
 	"io"
 	"log/slog"
 	"net"
@@ -36,7 +37,7 @@ func deadlineServer(t *testing.T, body, write time.Duration, routes func(r *gin.
 			return
 		}
 		if err != nil {
-			Abort(c, Errorf(http.StatusBadRequest, "unreadable", "%v", err))
+			Abort(c, events.Errorf(events.KindInvalid, "unreadable", "%v", err))
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"read": len(b)})
@@ -101,7 +102,7 @@ func TestDeadlinesBodyInTime(t *testing.T) {
 			// Pacing, not an assertion: outlive the body deadline, then look at the context.
 			time.Sleep(3 * bodyTimeout)
 			if err := c.Request.Context().Err(); err != nil {
-				Abort(c, Errorf(http.StatusInternalServerError, "cancelled", "%v", err))
+				Abort(c, events.Errorf(events.KindInternal, "cancelled", "%v", err))
 				return
 			}
 			c.JSON(http.StatusOK, gin.H{"ok": true})

@@ -70,7 +70,7 @@ func (a *API) handler(e Engine, failures bool) gin.HandlerFunc {
 		res, err := e.Search(ctx, q)
 		if err != nil {
 			log.WarnContext(ctx, "search failed", "request_id", httpapi.RequestID(c), "err", err)
-			httpapi.Abort(c, httpapi.Unavailable("search_unavailable", "the search engine is unavailable; retry later", time.Second))
+			httpapi.Abort(c, events.Unavailable("search_unavailable", "the search engine is unavailable; retry later", time.Second))
 			return
 		}
 		for i := range res.Hits {
@@ -85,7 +85,7 @@ func (a *API) handler(e Engine, failures bool) gin.HandlerFunc {
 
 // parseQuery reads the search parameters: q, type (repeatable), subject, from, to (RFC 3339
 // or unix ms, both inclusive), sort (time:desc | time:asc), limit, offset, and for failures
-// stage (repeatable). Empty values count as absent. Errors are *httpapi.Error (400).
+// stage (repeatable). Empty values count as absent. Errors are *events.Error (400).
 func parseQuery(v url.Values, failures bool) (Query, error) {
 	q := Query{Limit: DefaultLimit, Facets: []string{FacetType}}
 	if failures {

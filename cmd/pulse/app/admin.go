@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/pulsehq/pulse/internal/events"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -47,18 +48,18 @@ func (a *App) adminHandler() http.Handler {
 			mux.ServeHTTP(w, r)
 		case httpapi.AccessNone:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pulse-admin"`)
-			writeError(w, httpapi.Errorf(http.StatusUnauthorized, "unauthorized",
+			writeError(w, events.Errorf(events.KindUnauthorized, "unauthorized",
 				"a full API key is required (Authorization: Bearer <key> or X-API-Key)"))
 		default:
-			writeError(w, httpapi.Errorf(http.StatusForbidden, "forbidden", "profiling needs a full API key"))
+			writeError(w, events.Errorf(events.KindForbidden, "forbidden", "profiling needs a full API key"))
 		}
 	})
 }
 
 // writeError answers e with the API's error envelope outside gin.
-func writeError(w http.ResponseWriter, e *httpapi.Error) {
+func writeError(w http.ResponseWriter, e *events.Error) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(e.Status)
+	w.WriteHeader(httpapi.Status(e.Kind))
 	_ = json.NewEncoder(w).Encode(httpapi.Body{Error: httpapi.BodyError{Code: e.Code, Message: e.Message, Details: e.Details}})
 }
 

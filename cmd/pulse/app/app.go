@@ -116,7 +116,7 @@ func (a *App) deployment() events.Deployment {
 
 func (a *App) readyz(c *gin.Context) {
 	if !a.ready.Load() {
-		httpapi.Abort(c, httpapi.Unavailable("not_ready", "starting or shutting down", time.Second))
+		httpapi.Abort(c, events.Unavailable("not_ready", "starting or shutting down", time.Second))
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), time.Second)
@@ -126,7 +126,7 @@ func (a *App) readyz(c *gin.Context) {
 		if a.readyzLog.allow(readyzLogEvery) {
 			a.log.Warn("readyz: redis is unreachable", "err", err)
 		}
-		httpapi.Abort(c, httpapi.Unavailable("redis_unavailable", "redis is unreachable", time.Second))
+		httpapi.Abort(c, events.Unavailable("redis_unavailable", "redis is unreachable", time.Second))
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "roles": a.cfg.Roles})
