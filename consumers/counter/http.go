@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -37,24 +38,36 @@ func (a *API) Routes(r gin.IRoutes, auth gin.HandlerFunc) {
 	r.GET("/counts", auth, a.counts)
 }
 
-// windows answers {"at", "windows": [names], "counts": [{"type", "subject", "<window>": n, …}]}.
-func (a *API) windows(c *gin.Context) {
-	typ, ok := typeParam(c)
-	if !ok {
-		return
+// windowsQuery is GET /windows?type=&subject=…
+type windowsQuery struct {
+	typ      string
+	subjects []string
+}
+
+func parseWindowsQuery(v url.Values) (windowsQuery, error) {
+	q := windowsQuery{typ: v.Get("type"), subjects: v["subject"]}
+	if err := events.ValidateType(q.typ); err != nil {
+		return q, httpapi.BadParam("type", "%s", err.Message)
 	}
-	subjects := c.QueryArray("subject")
-	if len(subjects) == 0 || len(subjects) > MaxSubjects {
-		httpapi.Abort(c, httpapi.BadParam("subject", "give 1 to %d subject parameters", MaxSubjects))
-		return
+	if len(q.subjects) == 0 || len(q.subjects) > MaxSubjects {
+		return q, httpapi.BadParam("subject", "give 1 to %d subject parameters", MaxSubjects)
 	}
-	for _, s := range subjects {
+	for _, s := range q.subjects {
 		if err := events.ValidateSubject(s); err != nil {
-			httpapi.Abort(c, httpapi.BadParam("subject", "%s", err.Message))
-			return
+			return q, httpapi.BadParam("subject", "%s", err.Message)
 		}
 	}
-	at, counts, _, err := a.Reader.Windows(c.Request.Context(), typ, subjects)
+	return q, nil
+}
+
+// windows answers {"at", "windows": [names], "counts": [{"type", "subject", "<window>": n, …}]}.
+func (a *API) windows(c *gin.Context) {
+	q, err := parseWindowsQuery(c.Request.URL.Query())
+	if err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	at, counts, _, err := a.Reader.Windows(c.Request.Context(), q.typ, q.subjects)
 	if err != nil {
 		abort(c, err)
 		return
@@ -98,30 +111,44 @@ func (r countRow) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// top answers {"at", "type", "window", "entries": [{"subject", "count"}]}. window defaults to
-// the shortest one, limit to 10.
-func (a *API) top(c *gin.Context) {
-	typ, ok := typeParam(c)
-	if !ok {
-		return
+// topQuery is GET /top?type=&window=&limit=
+type topQuery struct {
+	typ    string
+	window int // index into the windows
+	limit  int
+}
+
+// parseTopQuery reads a top query: window defaults to the shortest one, limit to 10.
+func parseTopQuery(v url.Values, ws []events.Window) (topQuery, error) {
+	q := topQuery{typ: v.Get("type"), limit: DefaultTopLimit}
+	if err := events.ValidateType(q.typ); err != nil {
+		return q, httpapi.BadParam("type", "%s", err.Message)
 	}
-	ws := a.Reader.windows
-	name := c.DefaultQuery("window", ws[0].Name)
-	w := events.FindWindow(ws, name)
-	if w < 0 {
-		httpapi.Abort(c, httpapi.BadParam("window", "unknown window %q (windows: %v)", name, events.Names(ws)))
-		return
+	name := ws[0].Name
+	if v.Has("window") {
+		name = v.Get("window")
 	}
-	limit := DefaultTopLimit
-	if s := c.Query("limit"); s != "" {
+	if q.window = events.FindWindow(ws, name); q.window < 0 {
+		return q, httpapi.BadParam("window", "unknown window %q (windows: %v)", name, events.Names(ws))
+	}
+	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxTopLimit {
-			httpapi.Abort(c, httpapi.BadParam("limit", "limit must be an integer from 1 to %d", MaxTopLimit))
-			return
+			return q, httpapi.BadParam("limit", "limit must be an integer from 1 to %d", MaxTopLimit)
 		}
-		limit = n
+		q.limit = n
 	}
-	at, entries, err := a.Reader.Top(c.Request.Context(), typ, w, limit)
+	return q, nil
+}
+
+// top answers {"at", "type", "window", "entries": [{"subject", "count"}]}.
+func (a *API) top(c *gin.Context) {
+	q, err := parseTopQuery(c.Request.URL.Query(), a.Reader.windows)
+	if err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	at, entries, err := a.Reader.Top(c.Request.Context(), q.typ, q.window, q.limit)
 	if err != nil {
 		abort(c, err)
 		return
@@ -129,45 +156,58 @@ func (a *API) top(c *gin.Context) {
 	if entries == nil {
 		entries = []client.Entry{}
 	}
-	c.JSON(http.StatusOK, client.Top{At: at, Type: typ, Window: name, Entries: entries})
+	c.JSON(http.StatusOK, client.Top{At: at, Type: q.typ, Window: a.Reader.windows[q.window].Name, Entries: entries})
+}
+
+// countsQuery is GET /counts?type=&subject=&from=&to=&step=
+type countsQuery struct {
+	typ      string
+	subject  *string // nil: every subject of the type
+	from, to int64   // unix ms
+	step     time.Duration
+}
+
+func parseCountsQuery(v url.Values) (countsQuery, error) {
+	q := countsQuery{typ: v.Get("type")}
+	if err := events.ValidateType(q.typ); err != nil {
+		return q, httpapi.BadParam("type", "%s", err.Message)
+	}
+	if v.Has("subject") {
+		s := v.Get("subject")
+		if err := events.ValidateSubject(s); err != nil {
+			return q, httpapi.BadParam("subject", "%s", err.Message)
+		}
+		q.subject = &s
+	}
+	var err error
+	if q.from, err = timeParam(v, "from"); err != nil {
+		return q, err
+	}
+	if q.to, err = timeParam(v, "to"); err != nil {
+		return q, err
+	}
+	if q.to <= q.from {
+		return q, httpapi.BadParam("to", "to must be after from")
+	}
+	if s := v.Get("step"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < time.Minute || d%time.Minute != 0 {
+			return q, httpapi.BadParam("step", "step must be a whole number of minutes, like 1m, 15m or 1h")
+		}
+		q.step = d
+	}
+	return q, nil
 }
 
 // counts answers {"type", "subject", "from", "to", "count", "series"}: from and to are the
 // range counted, in unix ms (whole minutes, clipped to the history kept); series only with step.
 func (a *API) counts(c *gin.Context) {
-	typ, ok := typeParam(c)
-	if !ok {
+	q, err := parseCountsQuery(c.Request.URL.Query())
+	if err != nil {
+		httpapi.Abort(c, err)
 		return
 	}
-	var subject *string
-	if s, given := c.GetQuery("subject"); given {
-		if err := events.ValidateSubject(s); err != nil {
-			httpapi.Abort(c, httpapi.BadParam("subject", "%s", err.Message))
-			return
-		}
-		subject = &s
-	}
-	from, ok := timeParam(c, "from")
-	if !ok {
-		return
-	}
-	to, ok := timeParam(c, "to")
-	if !ok {
-		return
-	}
-	if to <= from {
-		httpapi.Abort(c, httpapi.BadParam("to", "to must be after from"))
-		return
-	}
-	var step time.Duration
-	if s := c.Query("step"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d < time.Minute || d%time.Minute != 0 {
-			httpapi.Abort(c, httpapi.BadParam("step", "step must be a whole number of minutes, like 1m, 15m or 1h"))
-			return
-		}
-		step = d
-	}
+	typ, subject, from, to, step := q.typ, q.subject, q.from, q.to, q.step
 	// Only history that can exist is read: retention behind, MaxFuture ahead.
 	now := time.Now().UnixMilli()
 	from = max(from, now-a.Retention.Milliseconds())
@@ -210,27 +250,16 @@ type countsAnswer struct {
 	Series  *[]client.Point `json:"series,omitempty"`
 }
 
-func typeParam(c *gin.Context) (string, bool) {
-	typ := c.Query("type")
-	if err := events.ValidateType(typ); err != nil {
-		httpapi.Abort(c, httpapi.BadParam("type", "%s", err.Message))
-		return "", false
-	}
-	return typ, true
-}
-
-func timeParam(c *gin.Context, name string) (int64, bool) {
-	s := c.Query(name)
+func timeParam(v url.Values, name string) (int64, error) {
+	s := v.Get(name)
 	if s == "" {
-		httpapi.Abort(c, httpapi.BadParam(name, "%s is required: RFC 3339 or unix milliseconds", name))
-		return 0, false
+		return 0, httpapi.BadParam(name, "%s is required: RFC 3339 or unix milliseconds", name)
 	}
 	ms, err := events.ParseTimeString(s)
 	if err != nil {
-		httpapi.Abort(c, httpapi.BadParam(name, "%s", err.Message))
-		return 0, false
+		return 0, httpapi.BadParam(name, "%s", err.Message)
 	}
-	return ms, true
+	return ms, nil
 }
 
 // abort answers a failed read: counts that keep moving while being settled are a 503 to retry,
