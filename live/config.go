@@ -3,6 +3,7 @@ package live
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,7 +12,7 @@ import (
 )
 
 // Config tunes a Hub. Windows and Partitions describe the deployment and are required; every
-// other zero field means its default.
+// other zero field means its default, and a negative one is refused.
 type Config struct {
 	Windows    []events.Window // the counts' windows, in wire order
 	Partitions int             // N of the deployment: a subject's partition orders its changes
@@ -55,8 +56,10 @@ type Config struct {
 	MaxConns        int
 	MaxConnsPerAddr int
 
-	// Registerer receives the hub's metrics (nil: not registered anywhere).
-	Registerer prometheus.Registerer
+	// Logger receives the hub's and the feed's logs (default slog.Default()).
+	Logger *slog.Logger
+	// Metrics receives the hub's metrics (nil: not registered anywhere).
+	Metrics prometheus.Registerer
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -69,36 +72,67 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxConns < 0 || c.MaxConnsPerAddr < 0 {
 		return c, errors.New("live: connection caps must be ≥ 0")
 	}
-	set := func(d *time.Duration, def time.Duration) {
-		if *d <= 0 {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	var negative []string
+	set := func(name string, d *time.Duration, def time.Duration) {
+		if *d < 0 {
+			negative = append(negative, name)
+		}
+		if *d == 0 {
 			*d = def
 		}
 	}
-	set(&c.Interval, 100*time.Millisecond)
-	set(&c.PingInterval, 5*time.Second)
-	set(&c.PongTimeout, 5*time.Second)
-	set(&c.WriteTimeout, 5*time.Second)
-	set(&c.QueryTimeout, 2*time.Second)
-	if c.SnapshotBatch <= 0 {
+	set("Interval", &c.Interval, 100*time.Millisecond)
+	set("PingInterval", &c.PingInterval, 5*time.Second)
+	set("PongTimeout", &c.PongTimeout, 5*time.Second)
+	set("WriteTimeout", &c.WriteTimeout, 5*time.Second)
+	set("QueryTimeout", &c.QueryTimeout, 2*time.Second)
+	if c.SnapshotBatch < 0 {
+		negative = append(negative, "SnapshotBatch")
+	}
+	if c.SnapshotBatch == 0 {
 		c.SnapshotBatch = 2000
 	}
-	if c.SnapshotReads <= 0 {
+	if c.SnapshotReads < 0 {
+		negative = append(negative, "SnapshotReads")
+	}
+	if c.SnapshotReads == 0 {
 		c.SnapshotReads = 4
 	}
-	if c.ReadLimit <= 0 {
+	if c.ReadLimit < 0 {
+		negative = append(negative, "ReadLimit")
+	}
+	if c.ReadLimit == 0 {
 		c.ReadLimit = 64 << 10
 	}
-	if c.MaxSubscriptions <= 0 {
+	if c.MaxSubscriptions < 0 {
+		negative = append(negative, "MaxSubscriptions")
+	}
+	if c.MaxSubscriptions == 0 {
 		c.MaxSubscriptions = 100
 	}
-	if c.MaxSubjects <= 0 {
+	if c.MaxSubjects < 0 {
+		negative = append(negative, "MaxSubjects")
+	}
+	if c.MaxSubjects == 0 {
 		c.MaxSubjects = 1000
 	}
-	if c.MaxTopLimit <= 0 {
+	if c.MaxTopLimit < 0 {
+		negative = append(negative, "MaxTopLimit")
+	}
+	if c.MaxTopLimit == 0 {
 		c.MaxTopLimit = 100
 	}
-	if c.ErrorBudget <= 0 {
+	if c.ErrorBudget < 0 {
+		negative = append(negative, "ErrorBudget")
+	}
+	if c.ErrorBudget == 0 {
 		c.ErrorBudget = 20
+	}
+	if len(negative) > 0 {
+		return c, fmt.Errorf("live: negative settings %v: want 0 (the default) or more", negative)
 	}
 	return c, nil
 }

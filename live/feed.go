@@ -22,8 +22,8 @@ type Feed struct {
 }
 
 // NewFeed returns a feed of hub from rdb.
-func NewFeed(rdb redis.UniversalClient, hub *Hub, log *slog.Logger) *Feed {
-	return &Feed{rdb: rdb, hub: hub, log: log}
+func NewFeed(rdb redis.UniversalClient, hub *Hub) *Feed {
+	return &Feed{rdb: rdb, hub: hub, log: hub.log}
 }
 
 // Run follows every partition until ctx ends.

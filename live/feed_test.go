@@ -3,8 +3,6 @@ package live
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -21,7 +19,7 @@ func startFeed(t *testing.T, h *testHub) (*testenv.Redis, *redis.Client) {
 	t.Helper()
 	r := testenv.StartRedis(t)
 	rdb := r.Client()
-	f := NewFeed(rdb, h.Hub, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f := NewFeed(rdb, h.Hub)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()

@@ -152,7 +152,8 @@ func startHub(t testing.TB, tune func(*Config)) *testHub {
 		tune(&cfg)
 	}
 	src := newMemSource()
-	h, err := New(cfg, src, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := New(src, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ type Hub struct {
 type subjectKey struct{ typ, subject string }
 
 // New returns a hub reading snapshots and leaderboards from src.
-func New(cfg Config, src Source, log *slog.Logger) (*Hub, error) {
+func New(src Source, cfg Config) (*Hub, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func New(cfg Config, src Source, log *slog.Logger) (*Hub, error) {
 		return nil, fmt.Errorf("live: %w", err)
 	}
 	h := &Hub{
-		cfg: cfg, src: src, log: log, m: newMetrics(cfg.Registerer), keys: windowKeys(cfg.Windows),
+		cfg: cfg, src: src, log: cfg.Logger, m: newMetrics(cfg.Metrics), keys: windowKeys(cfg.Windows),
 		origins: origins, conns: newConnLimit(cfg.MaxConns, cfg.MaxConnsPerAddr),
 		bySubject: make(map[subjectKey][]*subjectState),
 		clients:   make(map[*client]struct{}),

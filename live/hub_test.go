@@ -37,8 +37,8 @@ type discardSink struct{}
 func newBareHub(t testing.TB, interval time.Duration) (*Hub, *memSource) {
 	t.Helper()
 	src := newMemSource()
-	h, err := New(Config{Windows: testWindows, Partitions: testPartitions, Interval: interval}, src,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h, err := New(src, Config{Windows: testWindows, Partitions: testPartitions, Interval: interval,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +152,10 @@ func TestConfigValidation(t *testing.T) {
 		{"no windows", Config{Partitions: 1}, false},
 		{"no partitions", Config{Windows: testWindows}, false},
 		{"bad origin pattern", Config{Windows: testWindows, Partitions: 1, AllowedOrigins: []string{"[x"}}, false},
+		{"negative interval", Config{Windows: testWindows, Partitions: 1, Interval: -1}, false},
+		{"negative budget", Config{Windows: testWindows, Partitions: 1, ErrorBudget: -1}, false},
 	} {
-		_, err := New(tc.cfg, newMemSource(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		_, err := New(newMemSource(), tc.cfg)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err %v", tc.name, err)
 		}

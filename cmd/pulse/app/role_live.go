@@ -13,18 +13,19 @@ import (
 // leaderboards and closes clients on shutdown, and the feed that follows the counter's change
 // sets.
 func (a *App) mountLive() error {
-	hub, err := live.New(live.Config{
+	hub, err := live.New(counterSource{counter.NewReader(a.rdb, a.cfg.Partitions, a.windows)}, live.Config{
 		Windows:        a.windows,
 		Partitions:     a.cfg.Partitions,
 		Interval:       a.cfg.LiveInterval,
 		PongTimeout:    a.cfg.LiveSlowTimeout,
 		WriteTimeout:   a.cfg.LiveSlowTimeout,
 		AllowedOrigins: a.cfg.AllowedOrigins,
-		Registerer:     a.reg,
+		Logger:         a.log,
+		Metrics:        a.reg,
 		// edge: caps by gin's ClientIP (trusted proxies from Config.TrustedProxies)
 		MaxConns:        a.cfg.LiveMaxConns,
 		MaxConnsPerAddr: a.cfg.LiveMaxConnsPerAddr,
-	}, counterSource{counter.NewReader(a.rdb, a.cfg.Partitions, a.windows)}, a.log)
+	})
 	if err != nil {
 		return err
 	}
@@ -35,7 +36,7 @@ func (a *App) mountLive() error {
 	// closes them with 1001 when shutdown starts, and its runner waits until they are gone.
 	a.onStop = append(a.onStop, hub.Close)
 	a.addRunner("live hub", hub.Run)
-	a.addRunner("live feed", live.NewFeed(a.rdb, hub, a.log).Run)
+	a.addRunner("live feed", live.NewFeed(a.rdb, hub).Run)
 	return nil
 }
 
