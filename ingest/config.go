@@ -4,8 +4,14 @@
 package ingest
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
@@ -24,6 +30,9 @@ type Config struct {
 	MaxCommit      int           // events (and failure records) per group commit; default 4096
 	Committers     int           // group commits in flight at once; default 2
 	RetryAfter     time.Duration // Retry-After of 503 answers; default 1 s
+
+	Logger  *slog.Logger          // default slog.Default()
+	Metrics prometheus.Registerer // receives the ingest metrics; nil: not registered anywhere
 }
 
 func (c Config) withDefaults() Config {
@@ -60,11 +69,14 @@ func (c Config) withDefaults() Config {
 	if c.RetryAfter == 0 {
 		c.RetryAfter = time.Second
 	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 	return c
 }
 
-// Validate reports settings that no default can fix.
-func (c Config) Validate() error {
+// validate reports settings that no default can fix.
+func (c Config) validate() error {
 	c = c.withDefaults()
 	var errs []error
 	if err := events.CheckPartitions(c.Partitions); err != nil {
@@ -81,3 +93,36 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Ingest is the intake: the group-commit writer (Run) and the HTTP API in front of it (Mount).
+type Ingest struct {
+	w *Writer
+	h *Handler
+}
+
+// New checks cfg and returns the intake on rdb. rdb must not retry commands on its own
+// (MaxRetries -1, and MaxRedirects -1 on a cluster): a blind retry of an append whose reply
+// was lost could double-append events without a client id. The writer answers such losses as
+// unconfirmed instead.
+func New(rdb redis.UniversalClient, cfg Config) (*Ingest, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	w := newWriter(rdb, cfg, m)
+	return &Ingest{w: w, h: newHandler(w, cfg, m)}, nil
+}
+
+// Run commits what requests queue until ctx ends, then what is still queued (see Writer.Run).
+func (in *Ingest) Run(ctx context.Context) error { return in.w.Run(ctx) }
+
+// Mount adds the routes to r (see Handler.Mount).
+func (in *Ingest) Mount(r gin.IRoutes) { in.h.Mount(r) }

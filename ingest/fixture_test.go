@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/internal/events"
@@ -37,12 +36,13 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	opt.MaxRetries = -1
 	wrdb := redis.NewClient(opt)
 	t.Cleanup(func() { _ = wrdb.Close() })
-	m, err := NewMetrics(prometheus.NewRegistry())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Logger = log
+	in, err := New(wrdb, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w := NewWriter(wrdb, cfg, m, log)
+	w := in.w
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
@@ -57,7 +57,7 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 		}
 	}
 	engine := httpapi.Engine(log)
-	NewHandler(w, cfg, m, log).Mount(engine.Group("/v1"))
+	in.Mount(engine.Group("/v1"))
 	srv := httptest.NewServer(engine)
 	t.Cleanup(func() {
 		srv.Close()

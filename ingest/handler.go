@@ -32,9 +32,9 @@ type Handler struct {
 	out   sync.Pool // *[]byte: answer buffers
 }
 
-// NewHandler returns the API of w; cfg should be the writer's.
-func NewHandler(w *Writer, cfg Config, m *Metrics, log *slog.Logger) *Handler {
-	h := &Handler{w: w, cfg: cfg.withDefaults(), m: m, log: log}
+// newHandler returns the API of w; cfg is the writer's.
+func newHandler(w *Writer, cfg Config, m *Metrics) *Handler {
+	h := &Handler{w: w, cfg: cfg, m: m, log: cfg.Logger}
 	h.types = newTypeRegistry(w.rdb, h.cfg.MaxTypes)
 	h.jobs.New = func() any { return &job{done: make(chan struct{}, 1)} }
 	h.out.New = func() any { return new([]byte) }

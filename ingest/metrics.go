@@ -28,8 +28,8 @@ type Metrics struct {
 // typeCounters holds one type's counters, indexed by status.
 type typeCounters [len(statusNames)]prometheus.Counter
 
-// NewMetrics registers the ingest metrics on reg.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+// newMetrics registers the ingest metrics on reg.
+func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: telemetry.Namespace, Subsystem: "ingest", Name: "events_total",

@@ -84,16 +84,13 @@ type partition struct {
 	cmd   *redis.Cmd
 }
 
-// NewWriter returns a writer on rdb. rdb must not retry commands on its own
-// (MaxRetries -1): a blind retry of an append whose reply was lost could double-append events
-// without a client id. The writer answers such losses as redis_unavailable instead.
-func NewWriter(rdb redis.UniversalClient, cfg Config, m *Metrics, log *slog.Logger) *Writer {
-	cfg = cfg.withDefaults()
+// newWriter returns a writer on rdb; cfg has its defaults.
+func newWriter(rdb redis.UniversalClient, cfg Config, m *Metrics) *Writer {
 	w := &Writer{
 		rdb:    rdb,
 		cfg:    cfg,
 		m:      m,
-		log:    log,
+		log:    cfg.Logger,
 		queue:  make(chan *job, 1024),
 		ttl:    strconv.FormatInt(int64((cfg.DedupeTTL+time.Second-1)/time.Second), 10),
 		maxLen: strconv.FormatInt(max(cfg.MaxBacklog, 0), 10),

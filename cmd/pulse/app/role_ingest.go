@@ -19,9 +19,8 @@ func (a *App) mountIngest() error {
 		MaxTypes:       a.cfg.MaxTypes,
 		MaxBacklog:     a.cfg.MaxBacklog,
 		RejectedMaxLen: a.cfg.RejectedMaxLen,
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
+		Logger:         a.log,
+		Metrics:        a.reg,
 	}
 	// Its own client: appends must never be re-sent by the client library (a lost reply could
 	// double-append events without a client id, and answer a client id's first submission
@@ -33,12 +32,11 @@ func (a *App) mountIngest() error {
 		o.MaxRedirects = -1
 		o.PoolSize = 4
 	})
-	m, err := ingest.NewMetrics(a.reg)
+	in, err := ingest.New(rdb, cfg)
 	if err != nil {
 		return err
 	}
-	w := ingest.NewWriter(rdb, cfg, m, a.log)
-	a.addRunner("ingest writer", w.Run)
-	ingest.NewHandler(w, cfg, m, a.log).Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)))
+	a.addRunner("ingest writer", in.Run)
+	in.Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)))
 	return nil
 }
