@@ -19,24 +19,29 @@ const (
 	MaxReplayIDs     = 1000
 )
 
-// Routes mounts the failure API on r: GET /failures and GET /rejections (guarded by read) and
-// POST /failures/replay (guarded by operate; the body must be declared application/json, so
-// that a cross-site form or text/plain post cannot trigger it).
-func Routes(r gin.IRoutes, rdb redis.UniversalClient, partitions int, read, operate gin.HandlerFunc) {
-	h := handlers{rdb: rdb, partitions: partitions}
-	r.GET("/failures", read, h.list(events.FailedStream, "failures"))
-	r.GET("/rejections", read, h.list(events.RejectedStream, "rejections"))
-	r.POST("/failures/replay", operate, httpapi.RequireJSON, h.replay)
-}
-
-type handlers struct {
+// API is the failure API over the stores of a deployment with partitions partition streams.
+type API struct {
 	rdb        redis.UniversalClient
 	partitions int
 }
 
+// NewAPI returns the failure API on rdb.
+func NewAPI(rdb redis.UniversalClient, partitions int) *API {
+	return &API{rdb: rdb, partitions: partitions}
+}
+
+// Mount adds GET /failures and GET /rejections to read, and POST /failures/replay to operate
+// (the groups behind the caller's key checks). The replay body must be declared
+// application/json, so that a cross-site form or text/plain post cannot trigger it.
+func (h *API) Mount(read, operate gin.IRoutes) {
+	read.GET("/failures", h.list(events.FailedStream, "failures"))
+	read.GET("/rejections", h.list(events.RejectedStream, "rejections"))
+	operate.POST("/failures/replay", httpapi.RequireJSON, h.replay)
+}
+
 // list answers {"<name>": [...], "next_cursor": "…"} (next_cursor "" on the last page) from
 // the store: the dead letters (failures) or the rejected input (rejections).
-func (h handlers) list(store, name string) gin.HandlerFunc {
+func (h *API) list(store, name string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		limit := DefaultListLimit
 		if s := c.Query("limit"); s != "" {
@@ -67,7 +72,7 @@ type replayRequest struct {
 	All bool     `json:"all"`
 }
 
-func (h handlers) replay(c *gin.Context) {
+func (h *API) replay(c *gin.Context) {
 	var req replayRequest
 	if err := httpapi.DecodeJSON(io.LimitReader(c.Request.Body, 1<<20), &req, `{"ids": [...]} or {"all": true}`); err != nil {
 		httpapi.Abort(c, err)

@@ -37,15 +37,16 @@ func (a *App) mountCounter() error {
 	}
 	a.addRunner("trimmer", tr.Run)
 
-	read, full := a.keys.Require(httpapi.AccessBrowser), a.keys.Require(httpapi.AccessFull)
+	read := a.api.Group("", a.keys.Require(httpapi.AccessBrowser))
+	full := a.api.Group("", a.keys.Require(httpapi.AccessFull))
 	api := &counter.API{
 		Reader:    counter.NewReader(a.rdb, a.cfg.Partitions, a.windows),
 		Retention: a.cfg.HistoryRetention,
 		MaxFuture: a.cfg.MaxFuture,
 	}
-	api.Routes(a.api, read)
+	api.Mount(read)
 	// Failure records hold what producers sent (bodies, ids, data): operators' business, not
 	// something a key handed to web pages may read.
-	failures.Routes(a.api, a.rdb, a.cfg.Partitions, full, full)
+	failures.NewAPI(a.rdb, a.cfg.Partitions).Mount(full, full)
 	return nil
 }
