@@ -205,7 +205,7 @@ func TestFailuresAPI(t *testing.T) {
 	if code := call(t, http.MethodPost, p.URL+"/v1/failures/replay", "browser-key", map[string]any{"all": true}, nil); code != http.StatusForbidden {
 		t.Errorf("replay with a browser key: %d, want 403", code)
 	}
-	var res failures.ReplayResult
+	var res api.ReplayResult
 	if code := call(t, http.MethodPost, p.URL+"/v1/failures/replay", "full-key", map[string]any{"all": true}, &res); code != http.StatusOK {
 		t.Fatalf("replay: %d", code)
 	}
@@ -247,7 +247,7 @@ func TestRejectedInputNeverEvictsDeadLetters(t *testing.T) {
 			t.Fatalf("junk: %d", code)
 		}
 	}
-	var res failures.ReplayResult
+	var res api.ReplayResult
 	call(t, http.MethodPost, p.URL+"/v1/failures/replay", "", map[string]any{"ids": []string{dead.Failures[0].ID}}, &res)
 	if len(res.Skipped) != 1 || res.Skipped[0].Reason == "not_found" {
 		t.Errorf("the dead letter after 2,000 rejected items: %+v, want it found (skipped only as not replayable)", res)

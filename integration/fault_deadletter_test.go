@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	api "github.com/pulsehq/pulse/client"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -78,7 +79,7 @@ func TestFaultDeadLetters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var replay failures.ReplayResult
+		var replay api.ReplayResult
 		err = json.NewDecoder(res.Body).Decode(&replay)
 		res.Body.Close()
 		if err != nil || len(replay.Replayed) != listed || len(replay.Skipped) != 0 {

@@ -1,6 +1,7 @@
 package failures
 
 import (
+	"github.com/pulsehq/pulse/client"
 	"io"
 	"net/http"
 	"strconv"
@@ -82,7 +83,7 @@ func (h *API) replay(c *gin.Context) {
 		httpapi.Abort(c, err)
 		return
 	}
-	var res ReplayResult
+	var res client.ReplayResult
 	var err error
 	if req.All {
 		res, err = ReplayAll(c.Request.Context(), h.rdb, h.partitions)

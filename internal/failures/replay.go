@@ -3,6 +3,7 @@ package failures
 import (
 	"context"
 	"fmt"
+	"github.com/pulsehq/pulse/client"
 
 	"github.com/redis/go-redis/v9"
 
@@ -16,33 +17,14 @@ import (
 // double count. The indexer re-indexes by event id: idempotent.
 const FieldReplayOf = "replay_of"
 
-// Replayed is a record put back: the new entry in its partition stream.
-type Replayed struct {
-	ID      string `json:"id"`
-	Stream  string `json:"stream"`
-	EntryID string `json:"entry_id"`
-}
-
-// Skipped is a record left in the failure stream, with why.
-type Skipped struct {
-	ID     string `json:"id"`
-	Reason string `json:"reason"`
-}
-
-// ReplayResult says what a replay did with each record it was asked about.
-type ReplayResult struct {
-	Replayed []Replayed `json:"replayed"`
-	Skipped  []Skipped  `json:"skipped"`
-}
-
 // replayPage is how many records one round trip replays.
 const replayPage = 500
 
 // Replay re-appends the failure records ids to their partition stream, with their original
 // event id and FieldReplayOf, and removes them from the failure stream. Records that are not
 // events (rejected at ingest, malformed) stay, reported in Skipped.
-func Replay(ctx context.Context, rdb redis.UniversalClient, partitions int, ids []string) (ReplayResult, error) {
-	res := ReplayResult{Replayed: []Replayed{}, Skipped: []Skipped{}}
+func Replay(ctx context.Context, rdb redis.UniversalClient, partitions int, ids []string) (client.ReplayResult, error) {
+	res := client.ReplayResult{Replayed: []client.Replayed{}, Skipped: []client.Skipped{}}
 	for start := 0; start < len(ids); start += replayPage {
 		page := ids[start:min(start+replayPage, len(ids))]
 		pipe := rdb.Pipeline()
@@ -56,7 +38,7 @@ func Replay(ctx context.Context, rdb redis.UniversalClient, partitions int, ids 
 		var found []redis.XMessage
 		for i, c := range cmds {
 			if len(c.Val()) == 0 {
-				res.Skipped = append(res.Skipped, Skipped{ID: page[i], Reason: "not_found"})
+				res.Skipped = append(res.Skipped, client.Skipped{ID: page[i], Reason: "not_found"})
 				continue
 			}
 			found = append(found, c.Val()[0])
@@ -71,8 +53,8 @@ func Replay(ctx context.Context, rdb redis.UniversalClient, partitions int, ids 
 // ReplayAll replays every record the failure stream held when it was called, oldest first.
 // Records dead-lettered meanwhile (a replayed entry failing again, say) wait for the next
 // call: following them would loop for as long as they keep failing.
-func ReplayAll(ctx context.Context, rdb redis.UniversalClient, partitions int) (ReplayResult, error) {
-	res := ReplayResult{Replayed: []Replayed{}, Skipped: []Skipped{}}
+func ReplayAll(ctx context.Context, rdb redis.UniversalClient, partitions int) (client.ReplayResult, error) {
+	res := client.ReplayResult{Replayed: []client.Replayed{}, Skipped: []client.Skipped{}}
 	last, err := rdb.XRevRangeN(ctx, events.FailedStream, "+", "-", 1).Result()
 	if err != nil || len(last) == 0 {
 		if err != nil {
@@ -97,7 +79,7 @@ func ReplayAll(ctx context.Context, rdb redis.UniversalClient, partitions int) (
 
 // replay appends then deletes: a crash in between leaves the record, and replaying it again
 // appends a second entry that the FieldReplayOf guard keeps from counting twice.
-func replay(ctx context.Context, rdb redis.UniversalClient, partitions int, msgs []redis.XMessage, res *ReplayResult) error {
+func replay(ctx context.Context, rdb redis.UniversalClient, partitions int, msgs []redis.XMessage, res *client.ReplayResult) error {
 	type put struct {
 		id     string
 		stream string
@@ -108,7 +90,7 @@ func replay(ctx context.Context, rdb redis.UniversalClient, partitions int, msgs
 	for _, m := range msgs {
 		stream, values, why := replayable(Decode(m.Values), partitions)
 		if why != "" {
-			res.Skipped = append(res.Skipped, Skipped{ID: m.ID, Reason: why})
+			res.Skipped = append(res.Skipped, client.Skipped{ID: m.ID, Reason: why})
 			continue
 		}
 		puts = append(puts, put{m.ID, stream, pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: values})})
@@ -122,7 +104,7 @@ func replay(ctx context.Context, rdb redis.UniversalClient, partitions int, msgs
 	del := make([]string, len(puts))
 	for i, p := range puts {
 		del[i] = p.id
-		res.Replayed = append(res.Replayed, Replayed{ID: p.id, Stream: p.stream, EntryID: p.add.Val()})
+		res.Replayed = append(res.Replayed, client.Replayed{ID: p.id, Stream: p.stream, EntryID: p.add.Val()})
 	}
 	if err := rdb.XDel(ctx, events.FailedStream, del...).Err(); err != nil {
 		return fmt.Errorf("remove replayed failures: %w", err)
