@@ -127,7 +127,10 @@ func (c *client) subscribe(s spec) *events.Error {
 		c.mu.Unlock()
 		return perr("too_many_subjects", "at most %d subjects per connection", h.cfg.MaxSubjects)
 	}
-	sub := &subscription{c: c, id: s.id, idJSON: quote(s.id), typ: s.typ, isTop: s.top, needSnap: !s.top}
+	sub := &subscription{c: c, id: s.id, idJSON: quote(s.id), typ: s.typ, isTop: s.top}
+	if !s.top {
+		sub.snap = snapWanted
+	}
 	for _, name := range s.subjects {
 		sub.subjects = append(sub.subjects, &subjectState{
 			sub: sub, name: name, json: quote(name),
@@ -193,7 +196,7 @@ func (st *subjectState) offer(counts []int64, version, at int64) (stale, conflat
 		return 0, 0
 	}
 	stored, conf := st.apply(counts, version, at)
-	if stored && st.changed && !sub.needSnap && !sub.snapping {
+	if stored && st.changed && sub.snap == snapLive {
 		c.queue(sub)
 	}
 	c.unlock()
@@ -326,7 +329,7 @@ func (c *client) flush(ctx context.Context, s sink, now time.Time) (time.Duratio
 	c.outbox = c.outbox[:0]
 	kept := c.pending[:0]
 	for _, sub := range c.pending {
-		if sub.snapping && !sub.removed {
+		if (sub.snap == snapReading || sub.snap == snapStale) && !sub.removed {
 			if sub.read == nil {
 				sub.queued = false // being read: the snapshotter queues it again with the outcome
 				continue
@@ -336,11 +339,11 @@ func (c *client) flush(ctx context.Context, s sink, now time.Time) (time.Duratio
 		switch {
 		case sub.removed:
 			sub.queued = false
-		case now.Before(sub.due) && (sub.needSnap || sub.changed > 0 || sub.top != sub.sentTop):
+		case now.Before(sub.due) && (sub.snap == snapWanted || sub.changed > 0 || sub.top != sub.sentTop):
 			later(sub.due)
 			kept = append(kept, sub)
-		case sub.needSnap:
-			sub.needSnap, sub.snapping, sub.queued = false, true, false
+		case sub.snap == snapWanted:
+			sub.snap, sub.queued = snapReading, false
 			snaps = append(snaps, sub)
 		case sub.isTop && sub.top != sub.sentTop:
 			start := len(c.buf)
@@ -371,12 +374,13 @@ func (c *client) flush(ctx context.Context, s sink, now time.Time) (time.Duratio
 func (c *client) takeSnapshot(sub *subscription, now time.Time) {
 	h := c.h
 	res := sub.read
-	sub.read, sub.snapping = nil, false
+	sub.read = nil
 	switch {
-	case sub.needSnap:
+	case sub.snap == snapStale:
 		// Asked again while reading (a resync): this read may predate it, the next one follows.
+		sub.snap = snapWanted
 	case res.err != nil:
-		sub.needSnap = true
+		sub.snap = snapWanted
 		sub.failures++
 		sub.due = now.Add(max(retryDelay(sub.failures), h.cfg.Interval))
 		if sub.failures == 1 {
@@ -385,7 +389,7 @@ func (c *client) takeSnapshot(sub *subscription, now time.Time) {
 			c.mark(start, "error")
 		}
 	default:
-		sub.failures = 0
+		sub.snap, sub.failures = snapLive, 0
 		sub.merge(res.snap)
 		start := len(c.buf)
 		c.buf = sub.appendSnapshot(c.buf, h.keys)

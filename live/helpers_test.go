@@ -127,7 +127,7 @@ func (h *Hub) asking() int {
 	for c := range h.clients {
 		c.mu.Lock()
 		for _, sub := range c.subs {
-			if sub.snapping {
+			if sub.snap == snapReading || sub.snap == snapStale {
 				n++
 			}
 		}

@@ -12,7 +12,7 @@ import (
 // every read slot is busy wait for the next batch, so a thousand clients subscribing at once,
 // or a resync of every subscription, cost a handful of reads instead of a read each.
 //
-// A subscription is in the queue or in a read at most once (it is snapping meanwhile), so the
+// A subscription is in the queue or in a read at most once (snapReading or snapStale meanwhile), so the
 // queue is bounded by the subscriptions. Lock order: snapshotter.mu, then client.mu.
 type snapshotter struct {
 	h    *Hub

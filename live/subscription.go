@@ -21,19 +21,27 @@ type subscription struct {
 	at  int64     // unix ms of the newest change applied
 	due time.Time // no frame before: conflation interval, or snapshot retry
 
-	// A snapshot is needed (subscribe, Redis resubscribe, missed changes) or being read (from
-	// the request to the snapshotter until the writer took the outcome, read). Changes still
-	// land in the state meanwhile, but no update is queued: the snapshot merges them and goes
-	// first.
-	needSnap, snapping bool
-	read               *snapRead
-	failures           int  // snapshot reads failed in a row (one error frame per streak)
-	queued             bool // in client.pending
-	removed            bool // unsubscribed or client gone
-	changed            int  // subjects changed since the last frame
+	// Until a snapshot went out, changes land in the state but no update is queued: the
+	// snapshot merges them and goes first.
+	snap     snapState
+	read     *snapRead // the outcome of the read, once the snapshotter is done (snapReading, snapStale)
+	failures int       // snapshot reads failed in a row (one error frame per streak)
+	queued   bool      // in client.pending
+	removed  bool      // unsubscribed or client gone
+	changed  int       // subjects changed since the last frame
 
 	top, sentTop *topResult // latest leaderboard of the group, and the one last sent
 }
+
+// snapState is where a subscription is in the life of its snapshot.
+type snapState uint8
+
+const (
+	snapLive    snapState = iota // counts are current: changes go out as updates
+	snapWanted                   // a snapshot must be read first (subscribe, resync, a failed read)
+	snapReading                  // asked of the snapshotter; its outcome arrives in read
+	snapStale                    // reading, and asked again meanwhile: this read may predate the ask
+)
 
 // subjectState is the latest known counts of one subject of a subscription.
 type subjectState struct {
@@ -140,7 +148,12 @@ func (sub *subscription) isRemoved() bool {
 // restartSnapshot asks for a fresh snapshot. Versions are forgotten: after a Redis restart
 // that lost data they may count from scratch, and only the new snapshot's versions hold.
 func (sub *subscription) restartSnapshot() {
-	sub.needSnap = true
+	switch sub.snap {
+	case snapLive:
+		sub.snap = snapWanted
+	case snapReading:
+		sub.snap = snapStale
+	}
 	sub.due = time.Time{}
 	for _, st := range sub.subjects {
 		st.version = 0
