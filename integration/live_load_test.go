@@ -99,7 +99,8 @@ func TestLiveThousandConnections(t *testing.T) {
 				return err
 			}
 			clients[i] = c
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// A generous bound: a write that times out closes the connection.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			sub := []byte(`{"op":"subscribe","id":"hot","type":"video_liked","subjects":["hot"]}`)
 			if err := c.conn.Write(ctx, websocket.MessageText, sub); err != nil {
@@ -193,7 +194,8 @@ func TestLiveManySubscribersAtOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, c := range clients {
 		wg.Go(func() {
-			wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// A generous bound: a write that times out closes the connection.
+			wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			_ = c.conn.Write(wctx, websocket.MessageText, sub) // a failed write shows as no snapshot
 		})

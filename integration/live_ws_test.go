@@ -176,7 +176,7 @@ func TestLiveOriginAndKeys(t *testing.T) {
 		if origin != "" {
 			h.Set("Origin", origin)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		conn, res, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h})
 		if err == nil {
