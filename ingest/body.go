@@ -3,12 +3,12 @@ package ingest
 import (
 	"bytes"
 	"compress/gzip"
-	"github.com/pulsehq/pulse/internal/events"
 	"io"
 	"net/http"
 	"strings"
 	"sync"
 
+	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	api "github.com/pulsehq/pulse/client"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	api "github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/consumers/counter"
 	"github.com/pulsehq/pulse/consumers/indexer"

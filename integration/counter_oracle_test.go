@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	api "github.com/pulsehq/pulse/client"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	api "github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/cmd/pulse/app"
 	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/consumers/counter"

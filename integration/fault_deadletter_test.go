@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	api "github.com/pulsehq/pulse/client"
 	"math/rand/v2"
 	"net/http"
 	"testing"
 	"time"
 
+	api "github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
 	"github.com/pulsehq/pulse/internal/testenv"

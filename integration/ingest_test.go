@@ -5,12 +5,12 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	api "github.com/pulsehq/pulse/client"
 	"io"
 	"net/http"
 	"testing"
 	"time"
 
+	api "github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/cmd/pulse/app"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/testenv"

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	api "github.com/pulsehq/pulse/client"
 	"io"
 	"net/http"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	api "github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/cmd/pulse/app"
 )
 

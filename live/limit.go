@@ -1,12 +1,12 @@
 package live
 
 import (
-	"github.com/pulsehq/pulse/internal/events"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 

@@ -3,13 +3,13 @@ package live
 import (
 	"bufio"
 	"encoding/json"
-	api "github.com/pulsehq/pulse/client"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
+	api "github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 

@@ -3,7 +3,6 @@ package live
 import (
 	"context"
 	"encoding/json"
-	api "github.com/pulsehq/pulse/client"
 	"net/http"
 	"slices"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	api "github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/internal/httpapi"
 	"github.com/pulsehq/pulse/internal/testenv"
 )

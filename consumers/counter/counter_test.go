@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/pulsehq/pulse/client"
 	"io"
 	"log/slog"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/consumers/counter"
 	"github.com/pulsehq/pulse/internal/events"

@@ -3,12 +3,12 @@ package counter
 import (
 	"context"
 	"fmt"
-	"github.com/pulsehq/pulse/client"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/internal/events"
 )
 

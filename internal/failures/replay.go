@@ -3,10 +3,10 @@ package failures
 import (
 	"context"
 	"fmt"
-	"github.com/pulsehq/pulse/client"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/internal/events"
 )
 

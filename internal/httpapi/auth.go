@@ -3,11 +3,12 @@ package httpapi
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"github.com/pulsehq/pulse/internal/events"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/pulsehq/pulse/internal/events"
 )
 
 // Access is what a presented key may do.

@@ -3,12 +3,13 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"github.com/pulsehq/pulse/internal/events"
 	"io"
 	"mime"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/pulsehq/pulse/internal/events"
 )
 
 // RequireJSON is route middleware for routes that read a body and change state: the request

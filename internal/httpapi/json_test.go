@@ -1,9 +1,10 @@
 package httpapi
 
 import (
-	"github.com/pulsehq/pulse/internal/events"
 	"strings"
 	"testing"
+
+	"github.com/pulsehq/pulse/internal/events"
 )
 
 func TestCheckJSON(t *testing.T) {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"fmt"
-	"github.com/pulsehq/pulse/internal/events"
 	"net/http"
 	"net/url"
 	"path"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
+
+	"github.com/pulsehq/pulse/internal/events"
 )
 
 // Origins decides which browser origins may use the API besides the page's own: the one

@@ -2,13 +2,14 @@ package httpapi
 
 import (
 	"errors"
-	"github.com/pulsehq/pulse/internal/events"
 	"io"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/pulsehq/pulse/internal/events"
 )
 
 // Deadlines is middleware that bounds one request on its connection, from the end of its

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/pulsehq/pulse/internal/events"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
 
+	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 

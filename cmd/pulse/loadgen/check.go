@@ -2,11 +2,12 @@ package loadgen
 
 import (
 	"context"
-	"github.com/pulsehq/pulse/client"
 	"net/http"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/pulsehq/pulse/client"
 )
 
 const (

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/pulsehq/pulse/client"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/pulsehq/pulse/client"
 )
 
 // The live role's caps per connection (live.Config defaults): 1,000 subjects and 100

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/pulsehq/pulse/client"
 	"maps"
 	"net/http"
 	"slices"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pulsehq/pulse/client"
 )
 
 // runner is one run's state.
