@@ -170,31 +170,66 @@ type oracle struct {
 	accepted, duplicates int
 }
 
+// post sends batch as a client would: events answered failed (503: Redis unavailable or the
+// append unconfirmed, as a loaded machine may time out) are sent again with their ids, after
+// the answer's Retry-After, until each is accepted or a duplicate. A duplicate of an event
+// that failed before is that event stored by the failed attempt: accepted, once.
 func (o *oracle) post(t *testing.T, url string, batch []postedEvent) {
 	t.Helper()
-	body, _ := json.Marshal(batch)
-	res, err := http.Post(url+"/v1/events", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	pending := make([]int, len(batch))
+	for i := range pending {
+		pending[i] = i
 	}
-	defer res.Body.Close()
-	var ans struct {
-		Results []struct{ Status string } `json:"results"`
-	}
-	if err := json.NewDecoder(res.Body).Decode(&ans); err != nil || len(ans.Results) != len(batch) {
-		t.Fatalf("ingest answered %d: %+v, %v", res.StatusCode, ans, err)
-	}
-	for i, r := range ans.Results {
-		switch r.Status {
-		case "accepted":
-			e := batch[i]
-			o.times[[2]string{e.Type, e.Subject}] = append(o.times[[2]string{e.Type, e.Subject}], e.Time)
-			o.accepted++
-		case "duplicate":
-			o.duplicates++
-		default:
-			t.Fatalf("event %+v: %s", batch[i], r.Status)
+	failed := map[int]bool{}
+	for attempt := 1; len(pending) > 0; attempt++ {
+		if attempt > 1 {
+			if attempt > 60 {
+				t.Fatalf("%d events still failed after %d attempts", len(pending), attempt-1)
+			}
+			time.Sleep(time.Second)
 		}
+		send := make([]postedEvent, len(pending))
+		for j, i := range pending {
+			send[j] = batch[i]
+		}
+		body, _ := json.Marshal(send)
+		res, err := http.Post(url+"/v1/events", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ans struct {
+			api.Answer
+			Error *struct {
+				Details *api.Answer `json:"details"`
+			} `json:"error"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&ans)
+		res.Body.Close()
+		results := ans.Results
+		if ans.Error != nil && ans.Error.Details != nil && res.StatusCode == http.StatusServiceUnavailable {
+			results = ans.Error.Details.Results
+		}
+		if err != nil || len(results) != len(send) {
+			t.Fatalf("ingest answered %d: %+v, %v", res.StatusCode, ans, err)
+		}
+		next := pending[:0]
+		for j, r := range results {
+			i := pending[j]
+			e := batch[i]
+			switch {
+			case r.Status == api.StatusAccepted || r.Status == api.StatusDuplicate && failed[i]:
+				o.times[[2]string{e.Type, e.Subject}] = append(o.times[[2]string{e.Type, e.Subject}], e.Time)
+				o.accepted++
+			case r.Status == api.StatusDuplicate:
+				o.duplicates++
+			case r.Status == api.StatusFailed:
+				failed[i] = true
+				next = append(next, i)
+			default:
+				t.Fatalf("event %+v: %s", e, r.Status)
+			}
+		}
+		pending = next
 	}
 }
 
