@@ -295,6 +295,9 @@ func (r *Redis) Client() *redis.Client {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	// Generous bounds: on a loaded CI machine a call may wait seconds for the CPU, and a
+	// timed-out call that Redis ran anyway is a fault the test did not mean to inject.
+	opt.ReadTimeout, opt.WriteTimeout = 30*time.Second, 30*time.Second
 	c := redis.NewClient(opt)
 	r.t.Cleanup(func() { _ = c.Close() })
 	return c
