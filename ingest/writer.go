@@ -211,17 +211,20 @@ func (c *committer) commit(ctx context.Context, batch []*job) {
 	w.m.roundTrip.Observe(time.Since(start).Seconds())
 	w.m.commitSize.Observe(float64(n))
 	// A Redis that forgot append.lua (restart, failover, SCRIPT FLUSH) ran none of the calls it
-	// answered NOSCRIPT: they alone are sent again.
-	c.sent = c.sent[:0]
-	for pi := range c.parts {
-		c.sent = append(c.sent, c.parts[pi].cmd)
-	}
-	start = time.Now()
-	if resent, rerr := luascript.Resend(ctx, w.rdb, appendScript, c.sent); resent {
-		w.m.roundTrip.Observe(time.Since(start).Seconds())
-		err = rerr
-		for pi, cmd := range c.sent {
-			c.parts[pi].cmd = cmd
+	// answered NOSCRIPT: they alone are sent again. A NOSCRIPT fails Exec, so a commit that
+	// succeeded skips this.
+	if err != nil {
+		c.sent = c.sent[:0]
+		for pi := range c.parts {
+			c.sent = append(c.sent, c.parts[pi].cmd)
+		}
+		start = time.Now()
+		if resent, rerr := luascript.Resend(ctx, w.rdb, appendScript, c.sent); resent {
+			w.m.roundTrip.Observe(time.Since(start).Seconds())
+			err = rerr
+			for pi, cmd := range c.sent {
+				c.parts[pi].cmd = cmd
+			}
 		}
 	}
 	w.logHealth(cmds, err)

@@ -45,6 +45,9 @@ func runPipelined(ctx context.Context, rdb redis.UniversalClient, s *redis.Scrip
 		cmds[i] = s.EvalSha(ctx, pipe, c.keys, c.args...)
 	}
 	_, err := pipe.Exec(ctx)
+	if err == nil {
+		return cmds, nil
+	}
 	if resent, rerr := luascript.Resend(ctx, rdb, s, cmds); resent {
 		err = rerr
 	}
