@@ -140,7 +140,7 @@ func (p *pulseProc) start(t *testing.T) error {
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		select {
 		case <-done:
-			return fmt.Errorf("%s exited at start: %s", p.name, tail(p.output(), 2000))
+			return fmt.Errorf("%s exited at start (%v): %s", p.name, cmd.ProcessState, tail(p.output(), 2000))
 		default:
 		}
 		if res, err := http.Get(p.url() + "/readyz"); err == nil {

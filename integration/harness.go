@@ -5,10 +5,12 @@ package integration
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,13 +96,21 @@ func (p *Pulse) Stop() error {
 	}
 }
 
-// Logger sends the App's logs to the test log when -v, else discards them (PULSE_TEST_LOG=1
-// forces them).
+// Logger sends the App's logs to the test log when -v (or PULSE_TEST_LOG=1); otherwise it
+// keeps the last lines and prints them only if the test fails, so that a failure seen once
+// in CI comes with what the App said.
 func Logger(t testing.TB) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
 	if testing.Verbose() || os.Getenv("PULSE_TEST_LOG") == "1" {
-		return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		return slog.New(slog.NewTextHandler(tWriter{t}, opts))
 	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	w := &tailWriter{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the App's last log lines:\n%s", w.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 type tWriter struct{ t testing.TB }
@@ -108,4 +118,28 @@ type tWriter struct{ t testing.TB }
 func (w tWriter) Write(b []byte) (int, error) {
 	w.t.Log(string(b[:len(b)-1]))
 	return len(b), nil
+}
+
+// tailWriter keeps the last tailLines log lines.
+type tailWriter struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+const tailLines = 200
+
+func (w *tailWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.lines) == tailLines {
+		w.lines = slices.Delete(w.lines, 0, 1)
+	}
+	w.lines = append(w.lines, string(b))
+	return len(b), nil
+}
+
+func (w *tailWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.lines, "")
 }

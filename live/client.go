@@ -300,6 +300,9 @@ func (c *client) sendOutbox(ctx context.Context, s sink) {
 
 // fail stops a client whose sink failed; one that was too slow gets 1008.
 func (c *client) fail(err error) {
+	// Info, not Debug: a closed client is rare enough to log, and an operator asking why a
+	// dashboard reconnected needs the cause.
+	c.h.log.Info("live: closing client", "transport", c.transport, "err", err)
 	if errors.Is(err, errTooSlow) || errors.Is(err, context.DeadlineExceeded) {
 		c.stop(websocket.StatusPolicyViolation, "client too slow", c.h.m.slowCloses)
 		return
