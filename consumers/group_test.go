@@ -306,10 +306,11 @@ func TestGroupDeadLetterAckResent(t *testing.T) {
 	resend.Times.Store(1)
 	f.rdb.AddHook(resend)
 	f.run(consumers.Config{}, consumers.HandlerFunc(func(context.Context, *consumers.Batch) error { return consumers.ErrSkipRetry }))
-	testenv.WaitFor(t, 5*time.Second, "three dead letters", func() bool { return f.pending() == 0 && len(f.failures()) == 3 })
-	if resend.Fired.Load() != 1 {
-		t.Fatalf("the ack was resent %d times, want 1", resend.Fired.Load())
-	}
+	// The hook counts a fault after the command's first run, which already acknowledged the
+	// entries: wait for the count too.
+	testenv.WaitFor(t, 10*time.Second, "three dead letters, the ack resent once", func() bool {
+		return f.pending() == 0 && len(f.failures()) == 3 && resend.Fired.Load() == 1
+	})
 	for _, id := range ids {
 		if n, _ := f.rdb.Exists(context.Background(), consumers.DeadMarker(events.Stream(0), group, id)).Result(); n != 1 {
 			t.Errorf("entry %s has no dead marker", id)
