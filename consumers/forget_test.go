@@ -59,7 +59,7 @@ func TestForgetIdleConsumers(t *testing.T) {
 	if want := []string{"holding", "self"}; !slices.Equal(names, want) {
 		t.Errorf("consumers %v, want %v", names, want)
 	}
-	if n := testutil.ToFloat64(g.metrics.removed.WithLabelValues("g")); n != 1 {
+	if n := testutil.ToFloat64(g.metrics.removed); n != 1 {
 		t.Errorf("removed_total %v, want 1", n)
 	}
 }

@@ -58,7 +58,7 @@ func New(rdb redis.UniversalClient, cfg Config, h Handler) (*Group, error) {
 		cfg:     cfg,
 		h:       h,
 		log:     cfg.Logger.With("group", cfg.Group, "consumer", cfg.Consumer),
-		metrics: newMetrics(cfg.Metrics),
+		metrics: newMetrics(cfg.Metrics, cfg.Group),
 	}, nil
 }
 
@@ -182,7 +182,7 @@ func (g *Group) reclaim(ctx context.Context, r *reader) error {
 			g.log.Debug("reclaim dropped entries deleted from the stream", "partition", r.p, "entries", len(deleted))
 		}
 		if len(msgs) > 0 {
-			g.metrics.reclaimed.WithLabelValues(g.cfg.Group).Add(float64(len(msgs)))
+			g.metrics.reclaimed.Add(float64(len(msgs)))
 			if err := g.process(ctx, r, msgs, true); err != nil {
 				return err
 			}
@@ -203,7 +203,7 @@ func (g *Group) forget(ctx context.Context, r *reader) {
 	if err != nil || len(names) == 0 {
 		return
 	}
-	g.metrics.removed.WithLabelValues(g.cfg.Group).Add(float64(len(names)))
+	g.metrics.removed.Add(float64(len(names)))
 	g.log.Info("removed idle consumers without pending entries", "partition", r.p, "consumers", names)
 }
 
@@ -218,8 +218,8 @@ func (g *Group) observe(ctx context.Context, r *reader) {
 	for _, gi := range groups.Val() {
 		if gi.Name == g.cfg.Group {
 			part := strconv.Itoa(r.p)
-			g.metrics.pending.WithLabelValues(g.cfg.Group, part).Set(float64(gi.Pending))
-			g.metrics.lag.WithLabelValues(g.cfg.Group, part).Set(float64(Lag(info.Val().LastGeneratedID, gi)))
+			g.metrics.pending.WithLabelValues(part).Set(float64(gi.Pending))
+			g.metrics.lag.WithLabelValues(part).Set(float64(Lag(info.Val().LastGeneratedID, gi)))
 		}
 	}
 }

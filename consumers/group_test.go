@@ -396,7 +396,7 @@ func TestConfigValidation(t *testing.T) {
 			}
 			if tc.ok {
 				c := g.Config()
-				if c.Count != consumers.DefaultCount || c.Block != consumers.DefaultBlock || c.MaxDeliveries != consumers.DefaultMaxDeliveries || c.Consumer == "" || c.Stage != "g" || c.Partitions != events.DefaultPartitions {
+				if d := consumers.DefaultConfig(); c.Count != d.Count || c.Block != d.Block || c.MaxDeliveries != d.MaxDeliveries || c.Consumer == "" || c.Stage != "g" || c.Partitions != events.DefaultPartitions {
 					t.Errorf("defaults not filled: %+v", c)
 				}
 			}

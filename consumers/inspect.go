@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"dario.cat/mergo"
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
@@ -16,16 +17,21 @@ import (
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 
-// InspectorConfig configures an Inspector.
+// InspectorConfig configures an Inspector. A zero field means its default
+// (DefaultInspectorConfig).
 type InspectorConfig struct {
-	// Partitions is the number of partition streams (default events.DefaultPartitions).
 	Partitions int
-	// Every is how often the running totals are sampled for the rates (default 5 s).
+	// Every is how often the running totals are sampled for the rates.
 	Every time.Duration
-	// Keep is how many samples the rates span (default 121: ten minutes at 5 s).
+	// Keep is how many samples the rates span.
 	Keep int
-	// Logger receives sampling and read errors (default slog.Default()).
+	// Logger receives sampling and read errors.
 	Logger *slog.Logger
+}
+
+// DefaultInspectorConfig is an Inspector's defaults: rates over ten minutes, sampled every 5 s.
+func DefaultInspectorConfig() InspectorConfig {
+	return InspectorConfig{Partitions: events.DefaultPartitions, Every: 5 * time.Second, Keep: 121, Logger: slog.Default()}
 }
 
 // Inspector reports the partition streams and their consumer groups to operators
@@ -45,17 +51,8 @@ func NewInspector(rdb redis.UniversalClient, cfg InspectorConfig) (*Inspector, e
 	if rdb == nil {
 		return nil, errors.New("inspector: nil redis client")
 	}
-	if cfg.Partitions == 0 {
-		cfg.Partitions = events.DefaultPartitions
-	}
-	if cfg.Every == 0 {
-		cfg.Every = 5 * time.Second
-	}
-	if cfg.Keep == 0 {
-		cfg.Keep = 121
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	if err := mergo.Merge(&cfg, DefaultInspectorConfig()); err != nil {
+		return nil, err
 	}
 	if err := events.CheckPartitions(cfg.Partitions); err != nil {
 		return nil, fmt.Errorf("inspector: %w", err)

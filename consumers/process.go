@@ -68,7 +68,7 @@ func (g *Group) handle(ctx context.Context, r *reader, entries []Entry) error {
 		b := newBatch(r.p, r.stream, g.cfg.Group, entries)
 		start := time.Now()
 		err := g.call(ctx, b)
-		g.metrics.batch.WithLabelValues(g.cfg.Group).Observe(time.Since(start).Seconds())
+		g.metrics.batch.Observe(time.Since(start).Seconds())
 		if ctx.Err() != nil {
 			// Shutting down: a cancelled attempt is no verdict on the entries. Whatever was not
 			// acknowledged stays pending and is replayed by the next run.
@@ -86,9 +86,9 @@ func (g *Group) handle(ctx context.Context, r *reader, entries []Entry) error {
 		}
 		v := classify(b, err, g.cfg.MaxDeliveries)
 		m := g.metrics.handled
-		m.WithLabelValues(g.cfg.Group, "ok").Add(float64(len(b.Entries) - len(v.retry) - len(v.dead) - v.failed))
-		m.WithLabelValues(g.cfg.Group, "failed").Add(float64(v.failed + len(v.dead)))
-		m.WithLabelValues(g.cfg.Group, "transient").Add(float64(len(v.retry)))
+		m.WithLabelValues("ok").Add(float64(len(b.Entries) - len(v.retry) - len(v.dead) - v.failed))
+		m.WithLabelValues("failed").Add(float64(v.failed + len(v.dead)))
+		m.WithLabelValues("transient").Add(float64(len(v.retry)))
 		if len(v.ack) > 0 {
 			if err := g.rdb.XAck(ctx, r.stream, g.cfg.Group, v.ack...).Err(); err != nil {
 				return fmt.Errorf("xack: %w", err) // still pending: redelivered, effects are idempotent
@@ -272,7 +272,7 @@ func (g *Group) deadLetter(ctx context.Context, r *reader, dead []deadEntry) err
 		}
 	}
 	n := len(ids) - len(undo)
-	g.metrics.deadLettered.WithLabelValues(g.cfg.Group).Add(float64(n))
+	g.metrics.deadLettered.Add(float64(n))
 	if n > 0 {
 		g.log.Warn("entries sent to the failure stream", "partition", r.p, "entries", n, "reason", dead[0].reason)
 	}
@@ -288,7 +288,7 @@ func (g *Group) storeFull(r *reader, refused int, err error) {
 		}
 		return
 	}
-	g.metrics.deadRefused.WithLabelValues(g.cfg.Group).Add(float64(refused))
+	g.metrics.deadRefused.Add(float64(refused))
 	if g.full.CompareAndSwap(false, true) {
 		g.log.Error("dead-letter store full: failing entries stay pending until failures are replayed (PULSE_FAILED_MAX_LEN)",
 			"partition", r.p, "entries", refused, "err", err)

@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"dario.cat/mergo"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/internal/events"
@@ -21,7 +23,7 @@ var trimLua string
 
 var trimScript = redis.NewScript(trimLua)
 
-// TrimConfig configures a Trimmer. The zero value of every field means its default.
+// TrimConfig configures a Trimmer. A zero field means its default (DefaultTrimConfig).
 type TrimConfig struct {
 	// Partitions is the number of partition streams (default events.DefaultPartitions).
 	Partitions int
@@ -41,27 +43,20 @@ type TrimConfig struct {
 	Metrics prometheus.Registerer
 }
 
-// Defaults of TrimConfig.
-const (
-	DefaultTrimInterval = 10 * time.Second
-	DefaultTrimMaxLen   = 2_000_000
-)
+// DefaultTrimConfig is a Trimmer's defaults.
+func DefaultTrimConfig() TrimConfig {
+	return TrimConfig{
+		Partitions: events.DefaultPartitions,
+		Groups:     []string{events.GroupCounter, events.GroupIndexer},
+		Interval:   10 * time.Second,
+		MaxLen:     2_000_000,
+		Logger:     slog.Default(),
+	}
+}
 
 func (c TrimConfig) withDefaults() (TrimConfig, error) {
-	if c.Partitions == 0 {
-		c.Partitions = events.DefaultPartitions
-	}
-	if len(c.Groups) == 0 {
-		c.Groups = []string{events.GroupCounter, events.GroupIndexer}
-	}
-	if c.Interval == 0 {
-		c.Interval = DefaultTrimInterval
-	}
-	if c.MaxLen == 0 {
-		c.MaxLen = DefaultTrimMaxLen
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
+	if err := mergo.Merge(&c, DefaultTrimConfig()); err != nil {
+		return c, err
 	}
 	var errs []error
 	if err := events.CheckPartitions(c.Partitions); err != nil {
@@ -168,24 +163,19 @@ type trimMetrics struct {
 }
 
 func newTrimMetrics(reg prometheus.Registerer) *trimMetrics {
-	m := &trimMetrics{
-		trimmed: prometheus.NewCounter(prometheus.CounterOpts{
+	f := promauto.With(reg)
+	return &trimMetrics{
+		trimmed: f.NewCounter(prometheus.CounterOpts{
 			Namespace: telemetry.Namespace, Subsystem: "trim", Name: "entries_total",
 			Help: "Stream entries trimmed after every consumer group acknowledged them.",
 		}),
-		length: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		length: f.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: telemetry.Namespace, Subsystem: "trim", Name: "stream_entries",
 			Help: "Length of a partition stream after the last trimming pass.",
 		}, []string{"partition"}),
-		overCap: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		overCap: f.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: telemetry.Namespace, Subsystem: "trim", Name: "over_cap_entries",
 			Help: "Entries a partition stream holds beyond its retention cap because some group has not acknowledged them (kept, not trimmed).",
 		}, []string{"partition"}),
 	}
-	if reg != nil {
-		m.trimmed = register(reg, m.trimmed)
-		m.length = register(reg, m.length)
-		m.overCap = register(reg, m.overCap)
-	}
-	return m
 }

@@ -19,7 +19,7 @@ func benchBody(n int) string {
 // BenchmarkDecodeValidate is the per-request CPU of the API before Redis: split the body,
 // validate and complete every event (time, id, partition, dedupe key).
 func BenchmarkDecodeValidate(b *testing.B) {
-	cfg := Config{}.withDefaults()
+	cfg := DefaultConfig()
 	now := time.Date(2026, 5, 1, 12, 1, 0, 0, time.UTC)
 	for _, n := range []int{1, 10, 100, 1000} {
 		body := benchBody(n)
@@ -51,7 +51,7 @@ func BenchmarkWriter(b *testing.B) {
 	} {
 		b.Run(fmt.Sprintf("clients=%d/size=%d/committers=%d", tc.clients, tc.size, tc.committers), func(b *testing.B) {
 			f := newFixture(b, Config{MaxBacklog: -1, Committers: tc.committers})
-			cfg := Config{}.withDefaults()
+			cfg := DefaultConfig()
 			jobs := make([]*job, tc.clients)
 			for c := range jobs {
 				items, err := decode(formatJSON, strings.ReplaceAll(benchBody(tc.size), `"id":"evt-`, `"x":"`), tc.size, nil)

@@ -6,9 +6,11 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"dario.cat/mergo"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -17,67 +19,48 @@ import (
 	"github.com/pulsehq/pulse/internal/failures"
 )
 
-// Config of the ingest role. The zero value of every field means its default.
+// Config of the ingest role. A zero field means its default (DefaultConfig); a negative one
+// is refused unless its comment says what it means.
 type Config struct {
-	Partitions     int           // N of the deployment; default events.DefaultPartitions
-	DedupeTTL      time.Duration // how long a client id is remembered; default 1 h, rounded up to seconds
-	MaxBody        int64         // request body bytes after decompression; default 1 MiB
-	MaxBatch       int           // events per request; default 1000
-	MaxFuture      time.Duration // how far event time may lead the server clock; default 5 min
-	MaxTypes       int           // distinct event types of the deployment; default 1000, negative = no limit
-	MaxBacklog     int64         // entries per partition stream before 503 backlog_full; default 1,000,000, negative = no limit
-	RejectedMaxLen int64         // cap of the rejected-input store; default failures.DefaultMaxLen
-	MaxCommit      int           // events (and failure records) per group commit; default 4096
-	Committers     int           // group commits in flight at once; default 2
-	RetryAfter     time.Duration // Retry-After of 503 answers; default 1 s
+	Partitions     int           // N of the deployment
+	DedupeTTL      time.Duration // how long a client id is remembered, rounded up to seconds
+	MaxBody        int64         // request body bytes after decompression
+	MaxBatch       int           // events per request
+	MaxFuture      time.Duration // how far event time may lead the server clock
+	MaxTypes       int           // distinct event types of the deployment; negative = no limit
+	MaxBacklog     int64         // entries per partition stream before 503 backlog_full; negative = no limit
+	RejectedMaxLen int64         // cap of the rejected-input store
+	MaxCommit      int           // events (and failure records) per group commit
+	Committers     int           // group commits in flight at once
+	RetryAfter     time.Duration // Retry-After of 503 answers
 
-	Logger  *slog.Logger          // default slog.Default()
+	Logger  *slog.Logger
 	Metrics prometheus.Registerer // receives the ingest metrics; nil: not registered anywhere
 }
 
-func (c Config) withDefaults() Config {
-	if c.Partitions == 0 {
-		c.Partitions = events.DefaultPartitions
+// DefaultConfig is the ingest role's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Partitions:     events.DefaultPartitions,
+		DedupeTTL:      time.Hour,
+		MaxBody:        1 << 20,
+		MaxBatch:       1000,
+		MaxFuture:      events.DefaultMaxFuture,
+		MaxTypes:       1000,
+		MaxBacklog:     1_000_000,
+		RejectedMaxLen: failures.DefaultMaxLen,
+		MaxCommit:      4096,
+		Committers:     2,
+		RetryAfter:     time.Second,
+		Logger:         slog.Default(),
 	}
-	if c.DedupeTTL == 0 {
-		c.DedupeTTL = time.Hour
-	}
-	if c.MaxBody == 0 {
-		c.MaxBody = 1 << 20
-	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = 1000
-	}
-	if c.MaxFuture == 0 {
-		c.MaxFuture = 5 * time.Minute
-	}
-	if c.MaxTypes == 0 {
-		c.MaxTypes = 1000
-	}
-	if c.MaxBacklog == 0 {
-		c.MaxBacklog = 1_000_000
-	}
-	if c.RejectedMaxLen == 0 {
-		c.RejectedMaxLen = failures.DefaultMaxLen
-	}
-	if c.MaxCommit == 0 {
-		c.MaxCommit = 4096
-	}
-	if c.Committers == 0 {
-		c.Committers = 2
-	}
-	if c.RetryAfter == 0 {
-		c.RetryAfter = time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	return c
 }
 
-// validate reports settings that no default can fix.
-func (c Config) validate() error {
-	c = c.withDefaults()
+// withDefaults fills the zero fields and checks the result.
+func (c Config) withDefaults() (Config, error) {
+	if err := mergo.Merge(&c, DefaultConfig()); err != nil {
+		return c, err
+	}
 	var errs []error
 	if err := events.CheckPartitions(c.Partitions); err != nil {
 		errs = append(errs, err)
@@ -85,13 +68,19 @@ func (c Config) validate() error {
 	if c.DedupeTTL < time.Second {
 		errs = append(errs, errors.New("dedupe TTL must be ≥ 1s"))
 	}
-	if c.MaxBody < 1 || c.MaxBatch < 1 || c.MaxCommit < 1 || c.Committers < 1 || c.RejectedMaxLen < 1 {
-		errs = append(errs, errors.New("max body, max batch, max commit, committers and rejected max len must be ≥ 1"))
+	if c.MaxBody < 1024 {
+		errs = append(errs, errors.New("max body must be ≥ 1 KiB"))
+	}
+	if c.MaxBatch < 1 || c.MaxCommit < 1 || c.Committers < 1 || c.RejectedMaxLen < 1 {
+		errs = append(errs, errors.New("max batch, max commit, committers and rejected max len must be ≥ 1"))
 	}
 	if c.MaxFuture < 0 || c.RetryAfter < 0 {
 		errs = append(errs, errors.New("max future and retry after must not be negative"))
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("ingest config: %w", err)
+	}
+	return c, nil
 }
 
 // Ingest is the intake: the group-commit writer (Run) and the HTTP API in front of it (Mount).
@@ -105,18 +94,11 @@ type Ingest struct {
 // was lost could double-append events without a client id. The writer answers such losses as
 // unconfirmed instead.
 func New(rdb redis.UniversalClient, cfg Config) (*Ingest, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	cfg = cfg.withDefaults()
-	reg := cfg.Metrics
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	m, err := newMetrics(reg)
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	m := newMetrics(cfg.Metrics)
 	w := newWriter(rdb, cfg, m)
 	return &Ingest{w: w, h: newHandler(w, cfg, m)}, nil
 }

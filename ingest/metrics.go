@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/pulsehq/pulse/internal/telemetry"
 )
@@ -28,33 +29,29 @@ type Metrics struct {
 // typeCounters holds one type's counters, indexed by status.
 type typeCounters [len(statusNames)]prometheus.Counter
 
-// newMetrics registers the ingest metrics on reg.
-func newMetrics(reg prometheus.Registerer) (*Metrics, error) {
+// newMetrics registers the ingest metrics on reg (none when reg is nil).
+func newMetrics(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
 	m := &Metrics{
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+		events: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: telemetry.Namespace, Subsystem: "ingest", Name: "events_total",
 			Help: fmt.Sprintf("Input events by outcome (accepted, duplicate, rejected, failed) and type; "+
 				"the first %d types are named, later ones are \"other\", unvalidated ones \"invalid\".", maxTypeLabels),
 		}, []string{"type", "status"}),
-		commitSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+		commitSize: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: telemetry.Namespace, Subsystem: "ingest", Name: "commit_events",
 			Help:    "Events per group commit (one Redis pipeline).",
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 4096},
 		}),
-		roundTrip: prometheus.NewHistogram(prometheus.HistogramOpts{
+		roundTrip: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: telemetry.Namespace, Subsystem: "ingest", Name: "redis_roundtrip_seconds",
 			Help:    "Duration of one group-commit pipeline round trip to Redis.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+			Buckets: telemetry.LatencyBuckets,
 		}),
 		types: make(map[string]*typeCounters),
 	}
-	for _, c := range []prometheus.Collector{m.events, m.commitSize, m.roundTrip} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register ingest metrics: %w", err)
-		}
-	}
 	m.other, m.invalid = m.newCounters("other"), m.newCounters("invalid")
-	return m, nil
+	return m
 }
 
 // count adds every item's outcome. Consecutive items of one type, the usual batch, cost one

@@ -72,7 +72,7 @@ func TestValidate(t *testing.T) {
 		{"unknown fields ignored", ev(`,"extra":{"x":1},"ID":5`), "", 0},
 		{"first rule wins", `{"id":"a b","type":"T"}`, "invalid_id", 0},
 	}
-	cfg := Config{}.withDefaults()
+	cfg := DefaultConfig()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -116,7 +116,7 @@ func TestValidate(t *testing.T) {
 
 func TestServerIDsAreULIDs(t *testing.T) {
 	t.Parallel()
-	cfg := Config{}.withDefaults()
+	cfg := DefaultConfig()
 	items, _ := decode(formatJSON, `[{"type":"t","subject":"s"},{"type":"t","subject":"s"}]`, 2, nil)
 	for i := range items {
 		items[i].check(time.Now(), &cfg)

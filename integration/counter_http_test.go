@@ -224,7 +224,7 @@ func TestFailuresAPI(t *testing.T) {
 // letter's replay answer not_found.
 func TestRejectedInputNeverEvictsDeadLetters(t *testing.T) {
 	t.Parallel()
-	p := counterPulse(t, func(c *app.Config) { c.FailedMaxLen, c.RejectedMaxLen = 1000, 1000 })
+	p := counterPulse(t, func(c *app.Config) { c.Consumers.FailedMaxLen, c.Ingest.RejectedMaxLen = 1000, 1000 })
 	rdb := p.Redis.Client()
 	ctx := t.Context()
 	bad := &redis.XAddArgs{Stream: events.Stream(1), Values: []string{"id", "x", "type", "video_liked", "subject", "v", "time", "soon", "recv", "1"}}

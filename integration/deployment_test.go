@@ -114,7 +114,7 @@ func keysAndLengths(t *testing.T, rdb *redis.Client) []string {
 // used to refuse, its trimmer cap computed from it).
 func TestUnlimitedBacklog(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, func(c *app.Config) { c.MaxBacklog = -1 })
+	p := Start(t, nil, func(c *app.Config) { c.Ingest.MaxBacklog = -1 })
 	post(t, p, ev("video_liked", "v1")) // 202, or it fails the test
 }
 

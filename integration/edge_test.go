@@ -81,7 +81,7 @@ func TestEdgeLiveConnectionCaps(t *testing.T) {
 	t.Parallel()
 	p := Start(t, nil, func(c *app.Config) {
 		c.Roles = []string{"live", "counter"}
-		c.LiveMaxConns, c.LiveMaxConnsPerAddr = 3, 2
+		c.Live.MaxConns, c.Live.MaxConnsPerAddr = 3, 2
 		c.TrustedProxies = []string{"127.0.0.1"} // the test plays the proxy
 	})
 	a1, status, _, _ := dialFrom(t, p, "203.0.113.1")
@@ -124,7 +124,7 @@ func TestEdgeLiveConnectionCaps(t *testing.T) {
 	// Without trusted proxies X-Forwarded-For is the client's own claim: ignored.
 	q := Start(t, nil, func(c *app.Config) {
 		c.Roles = []string{"live", "counter"}
-		c.LiveMaxConnsPerAddr = 1
+		c.Live.MaxConnsPerAddr = 1
 	})
 	if _, status, _, _ := dialFrom(t, q, "203.0.113.1"); status != http.StatusSwitchingProtocols {
 		t.Fatalf("untrusted proxy, first connection: %d", status)

@@ -47,13 +47,13 @@ func StartOn(t testing.TB, url string, tune func(*app.Config)) *Pulse {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.RedisURL = url
 	cfg.DataDir = t.TempDir()
-	cfg.ClaimIdle = 2 * time.Second
+	cfg.Consumers.ClaimIdle = 2 * time.Second
 	// Every test client connects from 127.0.0.1: that one address may hold as many live
 	// connections as the process (tests of the per-address cap set it lower).
-	cfg.LiveMaxConnsPerAddr = cfg.LiveMaxConns
+	cfg.Live.MaxConnsPerAddr = cfg.Live.MaxConns
 	// Test clients share a loaded machine (CI runs every test with -race): one may not answer
 	// a ping for seconds without being slow. Tests of slow clients set their own timeout.
-	cfg.LiveSlowTimeout = time.Minute
+	cfg.Live.SlowTimeout = time.Minute
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -164,7 +164,7 @@ func TestIngestAuth(t *testing.T) {
 
 func TestIngestLimits(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, func(c *app.Config) { c.MaxBatch = 2; c.MaxBody = 4096 })
+	p := Start(t, nil, func(c *app.Config) { c.Ingest.MaxBatch = 2; c.Ingest.MaxBody = 4096 })
 	cases := []struct {
 		name, ct, body string
 		status         int

@@ -23,7 +23,7 @@ import (
 // needs decay within seconds.
 func liveTune(more ...func(*app.Config)) func(*app.Config) {
 	return func(c *app.Config) {
-		c.LiveInterval = 20 * time.Millisecond
+		c.Live.Interval = 20 * time.Millisecond
 		for _, f := range more {
 			f(c)
 		}

@@ -28,7 +28,7 @@ import (
 // tests share the process heap.)
 func TestLiveSlowClient(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, liveTune(func(c *app.Config) { c.LiveSlowTimeout = 10 * time.Second }))
+	p := Start(t, nil, liveTune(func(c *app.Config) { c.Live.SlowTimeout = 10 * time.Second }))
 	subjects := []string{"s0", "s1", "s2", "s3", "s4"}
 	stuck := dialLiveStuck(t, p)
 	stuck.subscribe("s", "video_liked", subjects...)
@@ -147,7 +147,7 @@ func TestLiveManySubscribersAtOnce(t *testing.T) {
 	t.Parallel()
 	// A generous slow-client bound: with -race beside other tests, a thousand connections may
 	// wait seconds for the CPU, and a client closed as slow is not what this test is about.
-	p := Start(t, nil, liveTune(func(c *app.Config) { c.LiveSlowTimeout = time.Minute }))
+	p := Start(t, nil, liveTune(func(c *app.Config) { c.Live.SlowTimeout = time.Minute }))
 	const n, perSub = 1000, 100
 	subjects := make([]string, perSub)
 	var batch []map[string]any
@@ -273,7 +273,7 @@ func TestLiveLatency(t *testing.T) {
 	}
 	// Pacing, not waiting for an outcome: each subscription's last frame (its snapshot) is now
 	// older than the interval, so its first change goes at once, as after any quiet period.
-	time.Sleep(p.Config.LiveInterval)
+	time.Sleep(p.Config.Live.Interval)
 	// The update may arrive before the client has read the 202: that counts as 0. The frame's
 	// at (Redis TIME of the counter's change, ms) splits the time between counter and live.
 	var toCounter, toClient []time.Duration

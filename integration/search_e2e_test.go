@@ -88,7 +88,7 @@ func TestSearchEndToEnd(t *testing.T) {
 		searchGet(t, p, "/v1/search?q=zebracorn", &res)
 		return res.Total == 1
 	})
-	t.Logf("posted → searchable in %s (IndexWait %s)", time.Since(posted).Round(time.Millisecond), p.Config.IndexWait)
+	t.Logf("posted → searchable in %s (IndexWait %s)", time.Since(posted).Round(time.Millisecond), p.Config.Indexer.Wait)
 	if h := res.Hits[0]; h.ID != "needle" || h.Type != "video_liked" || h.Subject != "video-9" || h.Received == 0 {
 		t.Fatalf("needle hit %+v", h)
 	}

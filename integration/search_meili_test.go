@@ -27,9 +27,9 @@ func TestSearchMeilisearchOutage(t *testing.T) {
 	url, key := testenv.StartMeili(t)
 	proxy := newCutProxy(t, strings.TrimPrefix(url, "http://"))
 	p := Start(t, nil, func(c *app.Config) {
-		c.MeiliURL, c.MeiliKey = proxy.URL, key
+		c.Meili.URL, c.Meili.Key = proxy.URL, key
 		c.Partitions = 4
-		c.ClaimIdle, c.MaxDeliveries = 500*time.Millisecond, 2
+		c.Consumers.ClaimIdle, c.Consumers.MaxDeliveries = 500*time.Millisecond, 2
 		c.BrowserKeys, c.APIKeys = []string{searchBrowserKey}, []string{"full"}
 	})
 	post := func(from, n int) {
@@ -63,7 +63,7 @@ func TestSearchMeilisearchOutage(t *testing.T) {
 				pending += x.Count
 			}
 		}
-		return pending > 0 && time.Since(down) > 4*p.Config.ClaimIdle
+		return pending > 0 && time.Since(down) > 4*p.Config.Consumers.ClaimIdle
 	})
 	if n, _ := rdb.XLen(context.Background(), events.FailedStream).Result(); n != 0 {
 		t.Fatalf("%d entries dead-lettered during the outage", n)

@@ -2,6 +2,7 @@ package live
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/pulsehq/pulse/internal/telemetry"
 )
@@ -25,20 +26,19 @@ type metrics struct {
 	changeDelay  prometheus.Histogram
 }
 
-var snapshotBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
-
 func newMetrics(reg prometheus.Registerer) *metrics {
 	ns, sub := telemetry.Namespace, "live"
+	f := promauto.With(reg)
 	counter := func(name, help string) prometheus.Counter {
-		return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+		return f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
 	}
 	m := &metrics{
-		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+		connections: f.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "connections", Help: "Open live connections by transport (ws, sse)."}, []string{"transport"}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+		refused: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "connections_refused_total", Help: "Live connections refused by the caps: server_full (the process), too_many_connections (one client address)."},
 			[]string{"reason"}),
-		frames: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+		frames: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "frames_sent_total", Help: "Frames written to clients by op."}, []string{"op"}),
 		conflated:   counter("updates_conflated_total", "Subject changes that replaced counts not yet sent to a subscription."),
 		stale:       counter("updates_dropped_total", "Subject changes dropped because the subscription already had newer counts (its snapshot)."),
@@ -48,22 +48,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		badChanges:  counter("bad_changes_total", "Change messages that could not be used (undecodable, wrong number of windows)."),
 		resyncs:     counter("resyncs_total", "Partitions resynchronised (Redis resubscribe, or change sets missed)."),
 		queryErrors: counter("query_errors_total", "Snapshot or leaderboard reads that failed."),
-		snapshot: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+		snapshot: f.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "snapshot_duration_seconds", Help: "Time of one snapshot read (shared by the subscriptions of a type that asked together).",
-			Buckets: snapshotBuckets}),
-		snapshotWait: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Buckets: telemetry.LatencyBuckets}),
+		snapshotWait: f.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "snapshot_wait_seconds", Help: "Time from a subscription asking for a snapshot to its read's answer.",
-			Buckets: snapshotBuckets}),
-		changeDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
+			Buckets: telemetry.LatencyBuckets}),
+		changeDelay: f.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "change_delay_seconds", Help: "Time from a change set's at (Redis clock) to the hub applying it (includes clock skew).",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}),
+			Buckets: telemetry.LatencyBuckets}),
 	}
 	for _, reason := range []string{"server_full", "too_many_connections"} {
 		m.refused.WithLabelValues(reason) // exported at 0 from the start: alerts see a series
-	}
-	if reg != nil {
-		reg.MustRegister(m.connections, m.refused, m.frames, m.conflated, m.stale, m.slowCloses, m.floodCloses,
-			m.changeSets, m.badChanges, m.resyncs, m.queryErrors, m.snapshot, m.snapshotWait, m.changeDelay)
 	}
 	return m
 }

@@ -59,7 +59,7 @@ func (h *Hub) ServeSSE(c *gin.Context) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
-	sse := &sseSink{w: w, rc: http.NewResponseController(w), timeout: h.cfg.WriteTimeout}
+	sse := &sseSink{w: w, rc: http.NewResponseController(w), timeout: h.cfg.SlowTimeout}
 	// EventSource reconnects by itself; ask it to wait a second, then start.
 	if err := sse.write([]byte("retry: 1000\n\n")); err != nil {
 		return

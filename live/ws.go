@@ -130,20 +130,20 @@ type wsSink struct {
 }
 
 func (w *wsSink) send(ctx context.Context, frame []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, w.c.h.cfg.WriteTimeout)
+	ctx, cancel := context.WithTimeout(ctx, w.c.h.cfg.SlowTimeout)
 	defer cancel()
 	return w.conn.Write(ctx, websocket.MessageText, frame)
 }
 
 // keepalive pings in the background; the pong is read by the handler's reader. A client that
-// does not answer within PongTimeout is not reading what it is sent either.
+// does not answer within SlowTimeout is not reading what it is sent either.
 func (w *wsSink) keepalive() error {
 	if !w.pinging.CompareAndSwap(false, true) {
 		return nil // the previous ping's timeout decides
 	}
 	w.pings.Go(func() {
 		defer w.pinging.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), w.c.h.cfg.PongTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), w.c.h.cfg.SlowTimeout)
 		defer cancel()
 		if err := w.conn.Ping(ctx); errors.Is(err, context.DeadlineExceeded) {
 			w.c.fail(errTooSlow)

@@ -415,7 +415,7 @@ func TestStuckClientClosedOthersUnaffected(t *testing.T) {
 	t.Parallel()
 	// The good client must answer pings in time whatever the machine's load: the pong timeout
 	// is a bound on a stall, far above any scheduling delay, and the wait below far above it.
-	h := startHub(t, func(c *Config) { c.PingInterval = 50 * time.Millisecond; c.PongTimeout = 5 * time.Second })
+	h := startHub(t, func(c *Config) { c.PingInterval = 50 * time.Millisecond; c.SlowTimeout = 5 * time.Second })
 	stuck := dialStuck(t, h.url, nil)
 	stuck.send(subscribeMsg("s1", "t", "a"))
 	good := dial(t, h.url, nil)

@@ -65,7 +65,7 @@ func TestParseConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tt.check(t, configView{addr: cfg.Addr, partitions: cfg.Partitions, redis: cfg.RedisURL, roles: cfg.Roles, dedupe: cfg.DedupeTTL})
+			tt.check(t, configView{addr: cfg.Addr, partitions: cfg.Partitions, redis: cfg.RedisURL, roles: cfg.Roles, dedupe: cfg.Ingest.DedupeTTL})
 		})
 	}
 }
@@ -128,14 +128,14 @@ func TestParseEdgeConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !slices.Equal(c.TrustedProxies, []string{"10.213.7.2", "10.0.0.0/8"}) || c.BodyTimeout != 5*time.Second ||
-		c.WriteTimeout != 7*time.Second || c.IdleTimeout != time.Minute || c.LiveMaxConns != 500 || c.LiveMaxConnsPerAddr != 6 {
+		c.WriteTimeout != 7*time.Second || c.IdleTimeout != time.Minute || c.Live.MaxConns != 500 || c.Live.MaxConnsPerAddr != 6 {
 		t.Errorf("got %+v", c)
 	}
 	d, _, err := parseConfig(nil, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.TrustedProxies != nil || d.BodyTimeout != 30*time.Second || d.LiveMaxConns != 10_000 || d.LiveMaxConnsPerAddr != 100 {
+	if d.TrustedProxies != nil || d.BodyTimeout != 30*time.Second || d.Live.MaxConns != 10_000 || d.Live.MaxConnsPerAddr != 100 {
 		t.Errorf("defaults: %+v", d)
 	}
 }

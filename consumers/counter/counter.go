@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"dario.cat/mergo"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
@@ -25,59 +26,56 @@ import (
 	"github.com/pulsehq/pulse/internal/events"
 )
 
-// Config configures a Counter; the zero value of a field means its default.
+// Config configures a Counter. A zero field means its default (DefaultConfig).
 type Config struct {
-	// Partitions is the number of partition streams (default events.DefaultPartitions).
+	// Partitions is the number of partition streams.
 	Partitions int
-	// Windows are the rolling windows, shortest first (default events.DefaultWindows). They
-	// are recorded in Redis on first start: a deployment cannot change them afterwards (the
-	// leaderboards of other windows would be wrong), and a counter configured otherwise refuses
-	// to start.
+	// Windows are the rolling windows, shortest first. They are recorded in Redis on first
+	// start: a deployment cannot change them afterwards (the leaderboards of other windows
+	// would be wrong), and a counter configured otherwise refuses to start.
 	Windows []events.Window
-	// HistoryRetention is how long per-minute history is kept (default 7 days).
+	// HistoryRetention is how long per-minute history is kept.
 	HistoryRetention time.Duration
-	// MaxFuture is how far ingest lets an event's time lead its receive time (default 5 min);
-	// an entry beyond it is poison.
+	// MaxFuture is how far ingest lets an event's time lead its receive time; an entry
+	// beyond it is poison.
 	MaxFuture time.Duration
-	// Tick is the period of expiry without new events (default 250 ms).
+	// Tick is the period of expiry without new events.
 	Tick time.Duration
-	// Group configures the consumer group; the counter sets Group, Partitions, Stage and
-	// DeadMarkerTTL, and defaults Count to DefaultCount.
-	Group consumers.Config
-	// Logger defaults to slog.Default().
-	Logger *slog.Logger
-	// Metrics registers the counter's metrics; nil registers none.
-	Metrics prometheus.Registerer
+	// Group configures the consumer group; the counter sets its Group, Partitions, Stage and
+	// DeadMarkerTTL.
+	Group   consumers.Config
+	Logger  *slog.Logger
+	Metrics prometheus.Registerer // registers the counter's metrics; nil registers none
 }
 
-// Defaults of Config.
-const (
-	DefaultHistoryRetention = 7 * 24 * time.Hour
-	DefaultMaxFuture        = 5 * time.Minute
-	DefaultTick             = 250 * time.Millisecond
-	// DefaultCount is larger than the runtime's: the script's cost per call is amortised over
-	// the batch, and grouping by (subject, second) pays off with more events per call.
-	DefaultCount = 1000
-)
+// DefaultConfig is the counter's defaults. Its group reads more entries per call than
+// consumers' default: the script's cost per call is amortised over the batch, and grouping by
+// (subject, second) pays off with more events per call.
+func DefaultConfig() Config {
+	ws, _ := events.ParseWindows(events.DefaultWindows)
+	g := consumers.DefaultConfig()
+	g.Count = 1000
+	return Config{
+		Partitions:       events.DefaultPartitions,
+		Windows:          ws,
+		HistoryRetention: 7 * 24 * time.Hour,
+		MaxFuture:        events.DefaultMaxFuture,
+		Tick:             250 * time.Millisecond,
+		Group:            g,
+		Logger:           slog.Default(),
+	}
+}
 
 func (c Config) withDefaults() (Config, error) {
-	if c.Partitions == 0 {
-		c.Partitions = events.DefaultPartitions
+	// The group's logger and metrics are the counter's unless set.
+	if c.Group.Logger == nil {
+		c.Group.Logger = c.Logger
 	}
-	if len(c.Windows) == 0 {
-		c.Windows, _ = events.ParseWindows(events.DefaultWindows)
+	if c.Group.Metrics == nil {
+		c.Group.Metrics = c.Metrics
 	}
-	if c.HistoryRetention == 0 {
-		c.HistoryRetention = DefaultHistoryRetention
-	}
-	if c.MaxFuture == 0 {
-		c.MaxFuture = DefaultMaxFuture
-	}
-	if c.Tick == 0 {
-		c.Tick = DefaultTick
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
+	if err := mergo.Merge(&c, DefaultConfig()); err != nil {
+		return c, err
 	}
 	var errs []error
 	if err := events.CheckPartitions(c.Partitions); err != nil {
@@ -91,21 +89,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.HistoryRetention < time.Hour || c.MaxFuture < 0 || c.Tick < time.Millisecond {
 		errs = append(errs, errors.New("history retention must be ≥ 1h, max future ≥ 0 and tick ≥ 1ms"))
 	}
-	g := c.Group
-	g.Group, g.Partitions, g.Stage = events.GroupCounter, c.Partitions, "counter"
+	c.Group.Group, c.Group.Partitions, c.Group.Stage = events.GroupCounter, c.Partitions, "counter"
 	// A replay counts an entry by consuming its dead marker: the marker must outlive any delay
 	// before an operator replays (a marker gone would make the replay count nothing).
-	g.DeadMarkerTTL = -1
-	if g.Count == 0 {
-		g.Count = DefaultCount
-	}
-	if g.Logger == nil {
-		g.Logger = c.Logger
-	}
-	if g.Metrics == nil && c.Metrics != nil {
-		g.Metrics = c.Metrics
-	}
-	c.Group = g
+	c.Group.DeadMarkerTTL = -1
 	return c, errors.Join(errs...)
 }
 

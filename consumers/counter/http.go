@@ -24,15 +24,17 @@ const (
 	MaxSeriesPoints = 20_000
 )
 
-// API serves the count queries over a Reader.
-type API struct {
-	Reader    *Reader
-	Retention time.Duration // history kept: older parts of a /counts range are not read
-	MaxFuture time.Duration // how far event times may lead the clock: later parts are not read
+// api serves the count queries over a Reader.
+type api struct {
+	reader    *Reader
+	retention time.Duration // history kept: older parts of a /counts range are not read
+	maxFuture time.Duration // how far event times may lead the clock: later parts are not read
 }
 
-// Mount adds GET /windows, /top and /counts to r (the group behind the caller's key check).
-func (a *API) Mount(r gin.IRoutes) {
+// Mount adds GET /windows, /top and /counts to r (the group behind the caller's key check):
+// the count queries, answered by any process of the deployment.
+func (c *Counter) Mount(r gin.IRoutes) {
+	a := &api{reader: NewReader(c.rdb, c.cfg.Partitions, c.cfg.Windows), retention: c.cfg.HistoryRetention, maxFuture: c.cfg.MaxFuture}
 	r.GET("/windows", a.windows)
 	r.GET("/top", a.top)
 	r.GET("/counts", a.counts)
@@ -61,18 +63,18 @@ func parseWindowsQuery(v url.Values) (windowsQuery, error) {
 }
 
 // windows answers {"at", "windows": [names], "counts": [{"type", "subject", "<window>": n, …}]}.
-func (a *API) windows(c *gin.Context) {
+func (a *api) windows(c *gin.Context) {
 	q, err := parseWindowsQuery(c.Request.URL.Query())
 	if err != nil {
 		httpapi.Abort(c, err)
 		return
 	}
-	at, counts, _, err := a.Reader.Windows(c.Request.Context(), q.typ, q.subjects)
+	at, counts, _, err := a.reader.Windows(c.Request.Context(), q.typ, q.subjects)
 	if err != nil {
 		abort(c, err)
 		return
 	}
-	names := events.Names(a.Reader.windows)
+	names := events.Names(a.reader.windows)
 	rows := make([]countRow, len(counts))
 	for i, ct := range counts {
 		rows[i] = countRow{Count: ct, names: names}
@@ -142,13 +144,13 @@ func parseTopQuery(v url.Values, ws []events.Window) (topQuery, error) {
 }
 
 // top answers {"at", "type", "window", "entries": [{"subject", "count"}]}.
-func (a *API) top(c *gin.Context) {
-	q, err := parseTopQuery(c.Request.URL.Query(), a.Reader.windows)
+func (a *api) top(c *gin.Context) {
+	q, err := parseTopQuery(c.Request.URL.Query(), a.reader.windows)
 	if err != nil {
 		httpapi.Abort(c, err)
 		return
 	}
-	at, entries, err := a.Reader.Top(c.Request.Context(), q.typ, q.window, q.limit)
+	at, entries, err := a.reader.Top(c.Request.Context(), q.typ, q.window, q.limit)
 	if err != nil {
 		abort(c, err)
 		return
@@ -156,7 +158,7 @@ func (a *API) top(c *gin.Context) {
 	if entries == nil {
 		entries = []client.Entry{}
 	}
-	c.JSON(http.StatusOK, client.Top{At: at, Type: q.typ, Window: a.Reader.windows[q.window].Name, Entries: entries})
+	c.JSON(http.StatusOK, client.Top{At: at, Type: q.typ, Window: a.reader.windows[q.window].Name, Entries: entries})
 }
 
 // countsQuery is GET /counts?type=&subject=&from=&to=&step=
@@ -201,7 +203,7 @@ func parseCountsQuery(v url.Values) (countsQuery, error) {
 
 // counts answers {"type", "subject", "from", "to", "count", "series"}: from and to are the
 // range counted, in unix ms (whole minutes, clipped to the history kept); series only with step.
-func (a *API) counts(c *gin.Context) {
+func (a *api) counts(c *gin.Context) {
 	q, err := parseCountsQuery(c.Request.URL.Query())
 	if err != nil {
 		httpapi.Abort(c, err)
@@ -210,8 +212,8 @@ func (a *API) counts(c *gin.Context) {
 	typ, subject, from, to, step := q.typ, q.subject, q.from, q.to, q.step
 	// Only history that can exist is read: retention behind, MaxFuture ahead.
 	now := time.Now().UnixMilli()
-	from = max(from, now-a.Retention.Milliseconds())
-	to = min(to, now+a.MaxFuture.Milliseconds()+time.Minute.Milliseconds())
+	from = max(from, now-a.retention.Milliseconds())
+	to = min(to, now+a.maxFuture.Milliseconds()+time.Minute.Milliseconds())
 	s := ""
 	if subject != nil {
 		s = *subject
@@ -229,7 +231,7 @@ func (a *API) counts(c *gin.Context) {
 		httpapi.Abort(c, httpapi.BadParam("step", "more than %d points: use a larger step", MaxSeriesPoints))
 		return
 	}
-	rg, err := a.Reader.History(c.Request.Context(), typ, s, from, to, step)
+	rg, err := a.reader.History(c.Request.Context(), typ, s, from, to, step)
 	if err != nil {
 		abort(c, err)
 		return

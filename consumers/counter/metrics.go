@@ -2,6 +2,7 @@ package counter
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/pulsehq/pulse/internal/telemetry"
 )
@@ -13,22 +14,19 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := promauto.With(reg)
+	return &metrics{
+		events: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: telemetry.Namespace, Subsystem: "counter", Name: "events_total",
 			Help: "Entries the counter script saw, by outcome: applied, or skipped (already applied: acknowledged elsewhere, or a replay of a counted entry).",
 		}, []string{"outcome"}),
-		late: prometheus.NewCounter(prometheus.CounterOpts{
+		late: f.NewCounter(prometheus.CounterOpts{
 			Namespace: telemetry.Namespace, Subsystem: "counter", Name: "late_events_total",
 			Help: "Applied events older than the longest window: counted in history only.",
 		}),
-		published: prometheus.NewCounterVec(prometheus.CounterOpts{
+		published: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: telemetry.Namespace, Subsystem: "counter", Name: "changesets_published_total",
 			Help: "Change sets published on the partitions' change channels, by source: apply (new events) or expiry (decay).",
 		}, []string{"source"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.events, m.late, m.published) // one Counter per registry
-	}
-	return m
 }

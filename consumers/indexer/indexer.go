@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"time"
 
+	"dario.cat/mergo"
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
@@ -24,14 +26,14 @@ import (
 // Its rejections are not sent back to the failure stream, which would feed them to it again.
 const FailuresGroup = "indexer-failures"
 
-// Config configures the indexer. The zero value of a field means its default.
+// Config configures the indexer. A zero field means its default (DefaultConfig); a negative
+// one is refused.
 type Config struct {
-	// Batch is the most documents per engine call (default 1000).
+	// Batch is the most documents per engine call.
 	Batch int
-	// Wait is the longest a document waits for its batch to fill (default 250 ms).
+	// Wait is the longest a document waits for its batch to fill.
 	Wait time.Duration
-	// Retention deletes documents older than this (default 30 days), every RetentionEvery
-	// (default 1 h) and at start.
+	// Retention deletes documents older than this, every RetentionEvery and at start.
 	Retention      time.Duration
 	RetentionEvery time.Duration
 	// Group carries the runtime settings of both consumer groups: Partitions, Consumer,
@@ -42,23 +44,26 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
-func (c Config) withDefaults() Config {
-	if c.Batch <= 0 {
-		c.Batch = 1000
+// DefaultConfig is the indexer's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Batch:          1000,
+		Wait:           250 * time.Millisecond,
+		Retention:      30 * 24 * time.Hour,
+		RetentionEvery: time.Hour,
+		Logger:         slog.Default(),
 	}
-	if c.Wait <= 0 {
-		c.Wait = 250 * time.Millisecond
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if err := mergo.Merge(&c, DefaultConfig()); err != nil {
+		return c, err
 	}
-	if c.Retention <= 0 {
-		c.Retention = 30 * 24 * time.Hour
+	if c.Batch < 1 || c.Wait < 0 || c.Retention < 0 || c.RetentionEvery < 0 {
+		return c, fmt.Errorf("indexer config: batch %d, wait %s, retention %s every %s: want batch ≥ 1 and no negative duration",
+			c.Batch, c.Wait, c.Retention, c.RetentionEvery)
 	}
-	if c.RetentionEvery <= 0 {
-		c.RetentionEvery = time.Hour
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	return c
+	return c, nil
 }
 
 // Indexer runs the events pipeline (group events.GroupIndexer over every partition stream) and
@@ -85,7 +90,10 @@ type pipeline struct {
 
 // New builds the indexer over the events and failures engines; it owns neither.
 func New(rdb redis.UniversalClient, eventsEngine, failuresEngine search.Engine, cfg Config) (*Indexer, error) {
-	cfg = cfg.withDefaults()
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	x := &Indexer{cfg: cfg}
 	for _, p := range []struct {
 		name   string
@@ -121,6 +129,14 @@ func withGroup(cfg Config, group string, streams []string) consumers.Config {
 		g.Metrics = cfg.Metrics
 	}
 	return g
+}
+
+// Mount adds the search API over the indexer's engines: GET /search to events, GET
+// /search/failures to failures (route groups behind the caller's key checks). It is served by
+// the indexing process because an embedded index can be opened by one process only.
+func (x *Indexer) Mount(events, failures gin.IRoutes) {
+	api := &search.API{Events: x.pipes[0].engine, Failures: x.pipes[1].engine, Log: x.cfg.Logger}
+	api.Mount(events, failures)
 }
 
 // Run indexes until ctx ends.

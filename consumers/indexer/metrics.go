@@ -5,12 +5,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/pulsehq/pulse/internal/search"
 	"github.com/pulsehq/pulse/internal/telemetry"
 )
 
-// metrics of one index ("events" or "failures", the const label index).
+// metrics of one index ("events" or "failures": the registerer is wrapped with that label).
 type metrics struct {
 	docs     *prometheus.CounterVec // outcome: indexed, rejected
 	errors   prometheus.Counter
@@ -22,32 +23,35 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer, index string) *metrics {
-	labels := prometheus.Labels{"index": index}
+	if reg != nil {
+		reg = prometheus.WrapRegistererWith(prometheus.Labels{"index": index}, reg)
+	}
+	f := promauto.With(reg)
 	m := &metrics{
-		docs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: telemetry.Namespace, Subsystem: "search", Name: "documents_total", ConstLabels: labels,
+		docs: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: telemetry.Namespace, Subsystem: "search", Name: "documents_total",
 			Help: "Documents written to the search engine (indexed), or refused by it for good (rejected).",
 		}, []string{"outcome"}),
-		errors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: telemetry.Namespace, Subsystem: "search", Name: "batch_errors_total", ConstLabels: labels,
+		errors: f.NewCounter(prometheus.CounterOpts{
+			Namespace: telemetry.Namespace, Subsystem: "search", Name: "batch_errors_total",
 			Help: "Batches the search engine failed (outage): their entries stay pending and are retried.",
 		}),
-		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: telemetry.Namespace, Subsystem: "search", Name: "batch_duration_seconds", ConstLabels: labels,
+		batch: f.NewHistogram(prometheus.HistogramOpts{
+			Namespace: telemetry.Namespace, Subsystem: "search", Name: "batch_duration_seconds",
 			Help:    "Time the search engine took to durably take one batch.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Buckets: telemetry.LatencyBuckets,
 		}),
-		sweeps: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: telemetry.Namespace, Subsystem: "search", Name: "retention_runs_total", ConstLabels: labels,
+		sweeps: f.NewCounter(prometheus.CounterOpts{
+			Namespace: telemetry.Namespace, Subsystem: "search", Name: "retention_runs_total",
 			Help: "Retention sweeps that deleted the documents older than the search retention.",
 		}),
-		sweepErr: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: telemetry.Namespace, Subsystem: "search", Name: "retention_errors_total", ConstLabels: labels,
+		sweepErr: f.NewCounter(prometheus.CounterOpts{
+			Namespace: telemetry.Namespace, Subsystem: "search", Name: "retention_errors_total",
 			Help: "Retention sweeps that failed (retried at the next run).",
 		}),
 	}
-	m.lag = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: telemetry.Namespace, Subsystem: "search", Name: "index_lag_seconds", ConstLabels: labels,
+	m.lag = f.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: telemetry.Namespace, Subsystem: "search", Name: "index_lag_seconds",
 		Help: "Now minus the receive time of the newest indexed event: how far search is behind ingest (0 before the first batch). " +
 			"It grows while no event arrives.",
 	}, func() float64 {
@@ -57,9 +61,6 @@ func newMetrics(reg prometheus.Registerer, index string) *metrics {
 		}
 		return time.Since(time.UnixMilli(n)).Seconds()
 	})
-	if reg != nil {
-		reg.MustRegister(m.docs, m.errors, m.batch, m.lag, m.sweeps, m.sweepErr)
-	}
 	return m
 }
 

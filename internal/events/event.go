@@ -83,6 +83,10 @@ func invalid(code, field, format string, args ...any) *Error {
 	return &Error{Kind: KindInvalid, Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
+// DefaultMaxFuture is how far an event's time may lead its receive time unless a deployment
+// says otherwise: ingest refuses such an event, and the counter treats one as poison.
+const DefaultMaxFuture = 5 * time.Minute
+
 // Validate checks every rule of the event table except the id (which may still be empty and
 // assigned later). now is the receive time; maxFuture bounds how far event time may lead it.
 func (e *Event) Validate(now time.Time, maxFuture time.Duration) *Error {

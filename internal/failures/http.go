@@ -1,6 +1,7 @@
 package failures
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -26,9 +27,17 @@ type API struct {
 	partitions int
 }
 
+// APIConfig configures the failure API.
+type APIConfig struct {
+	Partitions int // N of the deployment (required): replays go back to the partition streams
+}
+
 // NewAPI returns the failure API on rdb.
-func NewAPI(rdb redis.UniversalClient, partitions int) *API {
-	return &API{rdb: rdb, partitions: partitions}
+func NewAPI(rdb redis.UniversalClient, cfg APIConfig) (*API, error) {
+	if err := events.CheckPartitions(cfg.Partitions); err != nil {
+		return nil, fmt.Errorf("failure API: %w", err)
+	}
+	return &API{rdb: rdb, partitions: cfg.Partitions}, nil
 }
 
 // Mount adds GET /failures and GET /rejections to read, and POST /failures/replay to operate

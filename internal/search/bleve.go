@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"dario.cat/mergo"
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
@@ -28,10 +29,13 @@ import (
 type BleveConfig struct {
 	// Path is the index directory, created on first open.
 	Path string
-	// LockTimeout bounds the wait for the index lock (default 5 s). One process owns an
-	// embedded index: a second opener would otherwise wait forever.
+	// LockTimeout bounds the wait for the index lock. One process owns an embedded index: a
+	// second opener would otherwise wait forever.
 	LockTimeout time.Duration
 }
+
+// DefaultBleveConfig is the embedded engine's defaults (Path has none).
+func DefaultBleveConfig() BleveConfig { return BleveConfig{LockTimeout: 5 * time.Second} }
 
 // ErrLocked is returned by OpenBleve when another process holds the index.
 var ErrLocked = errors.New("search index is locked by another process")
@@ -78,8 +82,11 @@ func OpenBleve(cfg BleveConfig) (*Bleve, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("bleve: no index path")
 	}
-	if cfg.LockTimeout <= 0 {
-		cfg.LockTimeout = 5 * time.Second
+	if err := mergo.Merge(&cfg, DefaultBleveConfig()); err != nil {
+		return nil, err
+	}
+	if cfg.LockTimeout < 0 {
+		return nil, errors.New("bleve: negative lock timeout")
 	}
 	// bolt_timeout makes scorch's root.bolt flock give up instead of blocking forever.
 	rt := map[string]any{"bolt_timeout": cfg.LockTimeout.String()}

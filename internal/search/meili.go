@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"dario.cat/mergo"
 	"github.com/meilisearch/meilisearch-go"
 )
 
@@ -22,12 +23,17 @@ type MeiliConfig struct {
 	Key   string
 	Index string // index uid, e.g. "pulse-events"
 	// MaxTotalHits is the index's pagination.maxTotalHits: totals are exact up to it
-	// (Meilisearch's default of 1,000 would cap them). Default 100,000,000.
+	// (Meilisearch's default of 1,000 would cap them).
 	MaxTotalHits int64
-	// TaskTimeout bounds the wait for one task (a batch, a settings update). Default 2 min.
+	// TaskTimeout bounds the wait for one task (a batch, a settings update).
 	TaskTimeout time.Duration
-	// HTTPTimeout bounds one HTTP call. Default 30 s.
+	// HTTPTimeout bounds one HTTP call.
 	HTTPTimeout time.Duration
+}
+
+// DefaultMeiliConfig is the Meilisearch engine's defaults (URL and Index have none).
+func DefaultMeiliConfig() MeiliConfig {
+	return MeiliConfig{MaxTotalHits: 100_000_000, TaskTimeout: 2 * time.Minute, HTTPTimeout: 30 * time.Second}
 }
 
 // Meilisearch is the engine for deployments that run a Meilisearch server.
@@ -76,14 +82,11 @@ func NewMeilisearch(cfg MeiliConfig) (*Meilisearch, error) {
 	if cfg.URL == "" || cfg.Index == "" {
 		return nil, errors.New("meilisearch: URL and index are required")
 	}
-	if cfg.MaxTotalHits <= 0 {
-		cfg.MaxTotalHits = 100_000_000
+	if err := mergo.Merge(&cfg, DefaultMeiliConfig()); err != nil {
+		return nil, err
 	}
-	if cfg.TaskTimeout <= 0 {
-		cfg.TaskTimeout = 2 * time.Minute
-	}
-	if cfg.HTTPTimeout <= 0 {
-		cfg.HTTPTimeout = 30 * time.Second
+	if cfg.MaxTotalHits < 0 || cfg.TaskTimeout < 0 || cfg.HTTPTimeout < 0 {
+		return nil, errors.New("meilisearch: max total hits and timeouts must not be negative")
 	}
 	opts := []meilisearch.Option{meilisearch.WithCustomClient(&http.Client{Timeout: cfg.HTTPTimeout})}
 	if cfg.Key != "" {

@@ -11,11 +11,16 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Namespace prefixes every metric.
 const Namespace = "pulse"
+
+// LatencyBuckets are the buckets of every duration histogram, 100 µs to 10 s: one set, so
+// that latencies of different stages can be compared and summed bucket by bucket.
+var LatencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 // Registry is the process's own registry (no global state, so tests can build many apps).
 type Registry struct {
@@ -28,14 +33,14 @@ type Registry struct {
 func New() *Registry {
 	r := &Registry{Registry: prometheus.NewRegistry()}
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	r.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+	f := promauto.With(r)
+	r.requests = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "http_requests_total", Help: "HTTP requests by route template and status.",
 	}, []string{"route", "status"})
-	r.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+	r.latency = f.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "http_request_duration_seconds", Help: "HTTP request latency by route template.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		Buckets: LatencyBuckets,
 	}, []string{"route"})
-	r.MustRegister(r.requests, r.latency)
 	return r
 }
 

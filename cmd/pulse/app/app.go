@@ -265,13 +265,9 @@ func (a *App) addRunner(name string, run func(context.Context) error) {
 	a.runners = append(a.runners, runner{name: name, run: run})
 }
 
-// groupConfig is the consumer-group settings every consuming role shares.
-func (a *App) groupConfig() consumers.Config {
-	return consumers.Config{
-		Consumer:      a.cfg.ConsumerName,
-		Partitions:    a.cfg.Partitions,
-		ClaimIdle:     a.cfg.ClaimIdle,
-		MaxDeliveries: a.cfg.MaxDeliveries,
-		FailedMaxLen:  a.cfg.FailedMaxLen,
-	}
+// group sets in a role's consumer-group config what every group of the process shares.
+func (a *App) group(g consumers.Config) consumers.Config {
+	c := a.cfg.Consumers
+	g.Consumer, g.Partitions, g.ClaimIdle, g.MaxDeliveries, g.FailedMaxLen = c.Consumer, a.cfg.Partitions, c.ClaimIdle, c.MaxDeliveries, c.FailedMaxLen
+	return g
 }

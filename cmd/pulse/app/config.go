@@ -1,21 +1,31 @@
 package app
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"time"
 
+	"github.com/pulsehq/pulse/consumers"
+	"github.com/pulsehq/pulse/consumers/counter"
+	"github.com/pulsehq/pulse/consumers/indexer"
+	"github.com/pulsehq/pulse/ingest"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
+	"github.com/pulsehq/pulse/internal/search"
+	"github.com/pulsehq/pulse/live"
 )
 
 // Roles a process can run. "all" is every role in one process, the local default.
 var Roles = []string{"ingest", "counter", "live", "indexer"}
 
-// Config is every setting of a pulse process. main fills it from PULSE_* variables and flags;
-// the zero value of a field means its default (see Defaults).
+// Config is every setting of a pulse process. main fills it from PULSE_* variables and flags
+// whose defaults are Defaults(); a zero field means its default. Each role's settings are that
+// package's own Config, whose defaults the package keeps; the app sets in each the facts of the
+// deployment (Partitions, Windows, MaxFuture), the consumer-group settings and the logger and
+// metrics registerer.
 type Config struct {
 	Roles     []string
 	Addr      string
@@ -25,6 +35,8 @@ type Config struct {
 	// reply later than that is a lost one: the command may have run.
 	RedisTimeout time.Duration
 	Partitions   int
+	Windows      string
+	MaxFuture    time.Duration // how far an event's time may lead its receive time
 	DataDir      string
 	LogLevel     string
 
@@ -32,80 +44,46 @@ type Config struct {
 	BrowserKeys    []string
 	AllowedOrigins []string // WebSocket/CORS origins besides the same origin
 
-	// ingest
-	DedupeTTL      time.Duration
-	MaxBody        int64
-	MaxBatch       int
-	MaxFuture      time.Duration
-	MaxTypes       int   // distinct event types; negative = no limit
-	MaxBacklog     int64 // entries per partition stream before ingest answers 503
-	FailedMaxLen   int64 // dead letters kept; a full store refuses more (entries stay pending)
-	RejectedMaxLen int64 // rejected input items kept, oldest trimmed first
+	Ingest ingest.Config
+	// Consumers holds what every consumer group of the process shares: Consumer (empty: the
+	// host name), ClaimIdle, MaxDeliveries, FailedMaxLen.
+	Consumers consumers.Config
+	Counter   counter.Config
+	Live      live.Config
+	Indexer   indexer.Config
+	Meili     search.MeiliConfig // URL and Key; no URL: the embedded Bleve index
 
-	// consumers
-	ClaimIdle        time.Duration
-	MaxDeliveries    int
-	ConsumerName     string // this process's name in the consumer groups; empty = the host name
-	Windows          string
-	HistoryRetention time.Duration
-
-	// live
-	LiveInterval time.Duration
-	// LiveSlowTimeout: a live client that takes longer to answer a ping, or to take a frame,
-	// is closed as too slow.
-	LiveSlowTimeout time.Duration
-
-	// search
-	MeiliURL        string
-	MeiliKey        string
-	SearchRetention time.Duration
-	IndexBatch      int
-	IndexWait       time.Duration
-
-	// edge: timeouts, connection caps, security
-	TrustedProxies      []string      // IPs or CIDRs whose X-Forwarded-For names the client; none: the peer address
-	BodyTimeout         time.Duration // to receive a request body, after its headers (else 408)
-	WriteTimeout        time.Duration // to answer a request that is not a stream, after its headers (+ BodyTimeout with a body)
-	IdleTimeout         time.Duration // a keep-alive connection waiting for its next request
-	LiveMaxConns        int           // WebSocket + SSE connections per process (else 503)
-	LiveMaxConnsPerAddr int           // of them from one client address (else 429)
+	// edge: timeouts, security
+	TrustedProxies []string      // IPs or CIDRs whose X-Forwarded-For names the client; none: the peer address
+	BodyTimeout    time.Duration // to receive a request body, after its headers (else 408)
+	WriteTimeout   time.Duration // to answer a request that is not a stream, after its headers (+ BodyTimeout with a body)
+	IdleTimeout    time.Duration // a keep-alive connection waiting for its next request
 }
 
 // Defaults returns the defaults that run locally.
 func Defaults() Config {
 	return Config{
-		Roles:            []string{"all"},
-		Addr:             ":8080",
-		RedisURL:         "redis://127.0.0.1:6379/0",
-		RedisTimeout:     5 * time.Second,
-		Partitions:       events.DefaultPartitions,
-		DataDir:          "./.data",
-		LogLevel:         "info",
-		DedupeTTL:        time.Hour,
-		MaxBody:          1 << 20,
-		MaxBatch:         1000,
-		MaxFuture:        5 * time.Minute,
-		MaxTypes:         1000,
-		MaxBacklog:       1_000_000,
-		FailedMaxLen:     100_000,
-		RejectedMaxLen:   100_000,
-		ClaimIdle:        30 * time.Second,
-		MaxDeliveries:    5,
-		Windows:          events.DefaultWindows,
-		HistoryRetention: 7 * 24 * time.Hour,
-		LiveInterval:     100 * time.Millisecond,
-		LiveSlowTimeout:  5 * time.Second,
-		SearchRetention:  30 * 24 * time.Hour,
-		IndexBatch:       1000,
-		IndexWait:        250 * time.Millisecond,
+		Roles:        []string{"all"},
+		Addr:         ":8080",
+		RedisURL:     "redis://127.0.0.1:6379/0",
+		RedisTimeout: 5 * time.Second,
+		Partitions:   events.DefaultPartitions,
+		Windows:      events.DefaultWindows,
+		MaxFuture:    events.DefaultMaxFuture,
+		DataDir:      "./.data",
+		LogLevel:     "info",
+
+		Ingest:    ingest.DefaultConfig(),
+		Consumers: consumers.DefaultConfig(),
+		Counter:   counter.DefaultConfig(),
+		Live:      live.DefaultConfig(),
+		Indexer:   indexer.DefaultConfig(),
 
 		BodyTimeout:  30 * time.Second,
 		WriteTimeout: 30 * time.Second,
 		// Longer than a proxy's keep-alive to its upstreams (Caddy: 2 min), so the proxy closes
 		// an idle connection first and never sends a request into one pulse is closing.
-		IdleTimeout:         3 * time.Minute,
-		LiveMaxConns:        10_000,
-		LiveMaxConnsPerAddr: 100,
+		IdleTimeout: 3 * time.Minute,
 	}
 }
 
@@ -134,31 +112,23 @@ func (c *Config) Validate() error {
 	ws, err := events.ParseWindows(c.Windows)
 	if err != nil {
 		errs = append(errs, err)
-	} else if longest := ws[len(ws)-1].D; c.DedupeTTL < longest {
-		errs = append(errs, fmt.Errorf("dedupe TTL %s is shorter than the longest window %s", c.DedupeTTL, longest))
-	}
-	if c.MaxBatch < 1 || c.MaxBody < 1024 {
-		errs = append(errs, errors.New("max batch must be ≥ 1 and max body ≥ 1 KiB"))
+	} else if ttl, longest := cmp.Or(c.Ingest.DedupeTTL, ingest.DefaultConfig().DedupeTTL), ws[len(ws)-1].D; c.Has("ingest") && ttl < longest {
+		errs = append(errs, fmt.Errorf("dedupe TTL %s is shorter than the longest window %s", ttl, longest))
 	}
 	if c.RedisTimeout < time.Millisecond {
 		errs = append(errs, errors.New("redis timeout must be ≥ 1ms"))
-	}
-	if c.MaxDeliveries < 1 {
-		errs = append(errs, errors.New("max deliveries must be ≥ 1"))
 	}
 	errs = append(errs, c.validateEdge())
 	return errors.Join(errs...)
 }
 
-// validateEdge checks the edge settings; a zero timeout or cap means its default.
+// validateEdge checks the edge settings; a zero timeout means its default.
 func (c *Config) validateEdge() error {
 	d := Defaults()
 	errs := []error{
 		orDefault(&c.BodyTimeout, d.BodyTimeout, "body timeout"),
 		orDefault(&c.WriteTimeout, d.WriteTimeout, "write timeout"),
 		orDefault(&c.IdleTimeout, d.IdleTimeout, "idle timeout"),
-		orDefault(&c.LiveMaxConns, d.LiveMaxConns, "live max conns"),
-		orDefault(&c.LiveMaxConnsPerAddr, d.LiveMaxConnsPerAddr, "live max conns per addr"),
 	}
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
@@ -174,7 +144,7 @@ func (c *Config) validateEdge() error {
 }
 
 // orDefault sets a zero setting to its default and refuses a negative one.
-func orDefault[T time.Duration | int](v *T, def T, name string) error {
+func orDefault(v *time.Duration, def time.Duration, name string) error {
 	switch {
 	case *v == 0:
 		*v = def

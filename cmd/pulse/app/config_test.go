@@ -21,8 +21,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "no role", tune: func(c *Config) { c.Roles = nil }, wantErr: "no role"},
 		{name: "partitions", tune: func(c *Config) { c.Partitions = 0 }, wantErr: "partitions"},
 		{name: "windows", tune: func(c *Config) { c.Windows = "5m,1m" }, wantErr: "shortest first"},
-		{name: "dedupe shorter than longest window", tune: func(c *Config) { c.DedupeTTL = 5 * time.Minute }, wantErr: "dedupe TTL"},
-		{name: "deliveries", tune: func(c *Config) { c.MaxDeliveries = 0 }, wantErr: "deliveries"},
+		{name: "dedupe shorter than longest window", tune: func(c *Config) { c.Ingest.DedupeTTL = 5 * time.Minute }, wantErr: "dedupe TTL"},
+		{name: "redis timeout", tune: func(c *Config) { c.RedisTimeout = time.Microsecond }, wantErr: "redis timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,6 @@ func TestConfigValidateEdge(t *testing.T) {
 		{name: "proxies as IPs and CIDRs", tune: func(c *Config) { c.TrustedProxies = []string{"10.213.7.2", "172.16.0.0/12", "::1"} }},
 		{name: "a proxy by name", tune: func(c *Config) { c.TrustedProxies = []string{"gateway"} }, wantErr: `trusted proxy "gateway"`},
 		{name: "negative timeout", tune: func(c *Config) { c.BodyTimeout = -time.Second }, wantErr: "body timeout"},
-		{name: "negative cap", tune: func(c *Config) { c.LiveMaxConnsPerAddr = -1 }, wantErr: "live max conns per addr"},
 		{name: "bad origin pattern", tune: func(c *Config) { c.AllowedOrigins = []string{"[x"} }, wantErr: "allowed origin"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,12 +34,11 @@ func TestConfigValidateEdge(t *testing.T) {
 
 	// Zero means the default, as for every setting.
 	c := Defaults()
-	c.BodyTimeout, c.WriteTimeout, c.IdleTimeout, c.LiveMaxConns, c.LiveMaxConnsPerAddr = 0, 0, 0, 0, 0
+	c.BodyTimeout, c.WriteTimeout, c.IdleTimeout = 0, 0, 0
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if d := Defaults(); c.BodyTimeout != d.BodyTimeout || c.WriteTimeout != d.WriteTimeout || c.IdleTimeout != d.IdleTimeout ||
-		c.LiveMaxConns != d.LiveMaxConns || c.LiveMaxConnsPerAddr != d.LiveMaxConnsPerAddr {
+	if d := Defaults(); c.BodyTimeout != d.BodyTimeout || c.WriteTimeout != d.WriteTimeout || c.IdleTimeout != d.IdleTimeout {
 		t.Errorf("zero edge settings became %+v, want the defaults", c)
 	}
 }

@@ -10,15 +10,10 @@ import (
 // mountCounter wires the counter role: the consumer of group "counter" with its expiry ticker,
 // the stream trimmer, the count queries and the failure stream's API.
 func (a *App) mountCounter() error {
-	c, err := counter.New(a.rdb, counter.Config{
-		Partitions:       a.cfg.Partitions,
-		Windows:          a.windows,
-		HistoryRetention: a.cfg.HistoryRetention,
-		MaxFuture:        a.cfg.MaxFuture,
-		Group:            a.groupConfig(),
-		Logger:           a.log,
-		Metrics:          a.reg,
-	})
+	cfg := a.cfg.Counter
+	cfg.Partitions, cfg.Windows, cfg.MaxFuture, cfg.Logger, cfg.Metrics = a.cfg.Partitions, a.windows, a.cfg.MaxFuture, a.log, a.reg
+	cfg.Group = a.group(cfg.Group)
+	c, err := counter.New(a.rdb, cfg)
 	if err != nil {
 		return err
 	}
@@ -28,7 +23,7 @@ func (a *App) mountCounter() error {
 	// The alarm cap is twice ingest's backlog limit; without a limit (negative), the default.
 	tr, err := consumers.NewTrimmer(a.rdb, consumers.TrimConfig{
 		Partitions: a.cfg.Partitions,
-		MaxLen:     2 * max(a.cfg.MaxBacklog, 0),
+		MaxLen:     2 * max(a.cfg.Ingest.MaxBacklog, 0),
 		Logger:     a.log,
 		Metrics:    a.reg,
 	})
@@ -39,14 +34,13 @@ func (a *App) mountCounter() error {
 
 	read := a.api.Group("", a.keys.Require(httpapi.AccessBrowser))
 	full := a.api.Group("", a.keys.Require(httpapi.AccessFull))
-	api := &counter.API{
-		Reader:    counter.NewReader(a.rdb, a.cfg.Partitions, a.windows),
-		Retention: a.cfg.HistoryRetention,
-		MaxFuture: a.cfg.MaxFuture,
-	}
-	api.Mount(read)
+	c.Mount(read)
 	// Failure records hold what producers sent (bodies, ids, data): operators' business, not
 	// something a key handed to web pages may read.
-	failures.NewAPI(a.rdb, a.cfg.Partitions).Mount(full, full)
+	fa, err := failures.NewAPI(a.rdb, failures.APIConfig{Partitions: a.cfg.Partitions})
+	if err != nil {
+		return err
+	}
+	fa.Mount(full, full)
 	return nil
 }

@@ -12,38 +12,34 @@ import (
 
 // mountIndexer wires the indexer role: the two search engines (Meilisearch when configured,
 // else embedded Bleve indexes under DataDir/search), the consumer groups that feed them, and
-// the search API. The API lives here because an embedded index can be opened by one process
-// only: the one that indexes.
+// the search API.
 func (a *App) mountIndexer() error {
 	evs, fails, err := a.openSearch()
 	if err != nil {
 		return err
 	}
 	a.closers = append(a.closers, evs.Close, fails.Close)
-	x, err := indexer.New(a.rdb, evs, fails, indexer.Config{
-		Batch:     a.cfg.IndexBatch,
-		Wait:      a.cfg.IndexWait,
-		Retention: a.cfg.SearchRetention,
-		Group:     a.groupConfig(),
-		Logger:    a.log,
-		Metrics:   a.reg,
-	})
+	cfg := a.cfg.Indexer
+	cfg.Logger, cfg.Metrics = a.log, a.reg
+	cfg.Group = a.group(cfg.Group)
+	x, err := indexer.New(a.rdb, evs, fails, cfg)
 	if err != nil {
 		return err
 	}
 	a.addRunner("indexer", x.Run)
-	api := &search.API{Events: evs, Failures: fails, Log: a.log}
 	// Failure records hold what producers sent: searching them needs a full key, as listing does.
-	api.Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)), a.api.Group("", a.keys.Require(httpapi.AccessFull)))
+	x.Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)), a.api.Group("", a.keys.Require(httpapi.AccessFull)))
 	return nil
 }
 
 // openSearch returns the events and failures engines.
 func (a *App) openSearch() (evs, fails search.Engine, err error) {
-	if a.cfg.MeiliURL != "" {
-		a.log.Info("search: Meilisearch", "url", a.cfg.MeiliURL)
+	if a.cfg.Meili.URL != "" {
+		a.log.Info("search: Meilisearch", "url", a.cfg.Meili.URL)
 		open := func(index string) (search.Engine, error) {
-			return search.NewMeilisearch(search.MeiliConfig{URL: a.cfg.MeiliURL, Key: a.cfg.MeiliKey, Index: index})
+			cfg := a.cfg.Meili
+			cfg.Index = index
+			return search.NewMeilisearch(cfg)
 		}
 		if evs, err = open("pulse-events"); err != nil {
 			return nil, nil, err

@@ -10,18 +10,8 @@ import (
 // mountIngest wires the ingest role: POST /v1/events and /v1/videos/:id/likes (browser keys
 // suffice), and the group-commit writer, which runs until HTTP has drained.
 func (a *App) mountIngest() error {
-	cfg := ingest.Config{
-		Partitions:     a.cfg.Partitions,
-		DedupeTTL:      a.cfg.DedupeTTL,
-		MaxBody:        a.cfg.MaxBody,
-		MaxBatch:       a.cfg.MaxBatch,
-		MaxFuture:      a.cfg.MaxFuture,
-		MaxTypes:       a.cfg.MaxTypes,
-		MaxBacklog:     a.cfg.MaxBacklog,
-		RejectedMaxLen: a.cfg.RejectedMaxLen,
-		Logger:         a.log,
-		Metrics:        a.reg,
-	}
+	cfg := a.cfg.Ingest
+	cfg.Partitions, cfg.MaxFuture, cfg.Logger, cfg.Metrics = a.cfg.Partitions, a.cfg.MaxFuture, a.log, a.reg
 	// Its own client: appends must never be re-sent by the client library (a lost reply could
 	// double-append events without a client id, and answer a client id's first submission
 	// "duplicate"). MaxRetries covers a single node and sentinel; a cluster client retries

@@ -13,19 +13,10 @@ import (
 // leaderboards and closes clients on shutdown, and the feed that follows the counter's change
 // sets.
 func (a *App) mountLive() error {
-	hub, err := live.New(counterSource{counter.NewReader(a.rdb, a.cfg.Partitions, a.windows)}, live.Config{
-		Windows:        a.windows,
-		Partitions:     a.cfg.Partitions,
-		Interval:       a.cfg.LiveInterval,
-		PongTimeout:    a.cfg.LiveSlowTimeout,
-		WriteTimeout:   a.cfg.LiveSlowTimeout,
-		AllowedOrigins: a.cfg.AllowedOrigins,
-		Logger:         a.log,
-		Metrics:        a.reg,
-		// edge: caps by gin's ClientIP (trusted proxies from Config.TrustedProxies)
-		MaxConns:        a.cfg.LiveMaxConns,
-		MaxConnsPerAddr: a.cfg.LiveMaxConnsPerAddr,
-	})
+	// The connection caps count by gin's ClientIP: trusted proxies from Config.TrustedProxies.
+	cfg := a.cfg.Live
+	cfg.Windows, cfg.Partitions, cfg.AllowedOrigins, cfg.Logger, cfg.Metrics = a.windows, a.cfg.Partitions, a.cfg.AllowedOrigins, a.log, a.reg
+	hub, err := live.New(counterSource{counter.NewReader(a.rdb, a.cfg.Partitions, a.windows)}, cfg)
 	if err != nil {
 		return err
 	}
