@@ -1,102 +1,57 @@
 package loadgen
 
 import (
-	"math/bits"
-	"sync/atomic"
+	"sync"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// histogram records latencies in microseconds in log-linear buckets: exact below 128 µs, then
-// 64 buckets per power of two (at most 1/64 relative error). Recording is one atomic add, so
-// every sender shares one histogram without a lock and without keeping every sample.
+// histogram records latencies in microseconds, up to an hour, with three significant digits.
+// It is safe for concurrent use (a lock costs nanoseconds against a request's tens of
+// microseconds), and its zero value is ready.
 type histogram struct {
-	counts [histBuckets]atomic.Uint64
-	max    atomic.Int64 // µs, exact
+	mu sync.Mutex
+	h  *hdrhistogram.Histogram
 }
 
-const (
-	subBits     = 6
-	subCount    = 1 << subBits // buckets per power of two
-	linearMax   = 2 * subCount // values below are their own bucket
-	maxExp      = 40           // up to 2^47 µs (years): nothing a run measures is longer
-	histBuckets = linearMax + maxExp*subCount
-)
+const maxLatency = int64(time.Hour / time.Microsecond)
 
-func bucketOf(us int64) int {
-	if us < linearMax {
-		return int(max(us, 0))
+func (h *histogram) locked(f func(*hdrhistogram.Histogram)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.h == nil {
+		h.h = hdrhistogram.New(1, maxLatency, 3)
 	}
-	e := bits.Len64(uint64(us)) - (subBits + 1) // ≥ 1
-	if e > maxExp {
-		return histBuckets - 1
-	}
-	m := int(us >> e) // in [subCount, 2*subCount)
-	return linearMax + (e-1)*subCount + m - subCount
-}
-
-// bucketValue is the middle of bucket i's range, in µs.
-func bucketValue(i int) int64 {
-	if i < linearMax {
-		return int64(i)
-	}
-	e := (i-linearMax)/subCount + 1
-	m := int64((i-linearMax)%subCount + subCount)
-	low := m << e
-	return low + (int64(1)<<e)/2
+	f(h.h)
 }
 
 func (h *histogram) record(d time.Duration) {
-	us := d.Microseconds()
-	h.counts[bucketOf(us)].Add(1)
-	for {
-		cur := h.max.Load()
-		if us <= cur || h.max.CompareAndSwap(cur, us) {
-			return
-		}
-	}
+	us := min(max(d.Microseconds(), 0), maxLatency)
+	h.locked(func(hh *hdrhistogram.Histogram) { _ = hh.RecordValue(us) })
 }
 
-func (h *histogram) count() uint64 {
-	var n uint64
-	for i := range h.counts {
-		n += h.counts[i].Load()
-	}
-	return n
+// recordPaced records the latency of a request of a fixed-rate sender, which sends one every
+// interval: a request that took longer held back the ones due meanwhile, whose latencies the
+// run would otherwise never see (coordinated omission). They are recorded as well, as the
+// histogram's correction does: d − interval, d − 2·interval, … while positive.
+func (h *histogram) recordPaced(d, interval time.Duration) {
+	us := min(max(d.Microseconds(), 0), maxLatency)
+	h.locked(func(hh *hdrhistogram.Histogram) { _ = hh.RecordCorrectedValue(us, interval.Microseconds()) })
 }
 
-// quantile is the latency below which a fraction q of the samples lie (0 when empty).
-func (h *histogram) quantile(q float64) time.Duration {
-	n := h.count()
-	if n == 0 {
-		return 0
-	}
-	rank := uint64(q * float64(n))
-	if rank >= n {
-		rank = n - 1
-	}
-	var seen uint64
-	for i := range h.counts {
-		seen += h.counts[i].Load()
-		if seen > rank {
-			// A bucket's middle can exceed the largest sample; never report more than it.
-			return time.Duration(min(bucketValue(i), h.max.Load())) * time.Microsecond
-		}
-	}
-	return h.maxDuration()
-}
-
-func (h *histogram) maxDuration() time.Duration {
-	return time.Duration(h.max.Load()) * time.Microsecond
-}
-
-// summary is what a report shows of a histogram.
+// summary is what a report shows of a histogram, in milliseconds.
 func (h *histogram) summary() *Latency {
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	return &Latency{
-		Count: h.count(),
-		P50:   ms(h.quantile(0.50)),
-		P90:   ms(h.quantile(0.90)),
-		P99:   ms(h.quantile(0.99)),
-		Max:   ms(h.maxDuration()),
-	}
+	var l Latency
+	h.locked(func(hh *hdrhistogram.Histogram) {
+		ms := func(us int64) float64 { return float64(us) / 1000 }
+		l = Latency{
+			Count: uint64(hh.TotalCount()),
+			P50:   ms(hh.ValueAtQuantile(50)),
+			P90:   ms(hh.ValueAtQuantile(90)),
+			P99:   ms(hh.ValueAtQuantile(99)),
+			Max:   ms(hh.Max()),
+		}
+	})
+	return &l
 }

@@ -140,7 +140,12 @@ func (s *sender) post(hc *httpConn, body []byte, picks []int, answer *bytes.Buff
 	if status < len(s.stats.status) {
 		s.stats.status[status].Add(1)
 	}
-	s.http.record(now.Sub(t0))
+	if s.interval > 0 {
+		// Paced: each worker is due every Concurrency × interval.
+		s.http.recordPaced(now.Sub(t0), s.interval*time.Duration(s.cfg.Concurrency))
+	} else {
+		s.http.record(now.Sub(t0))
+	}
 	if status != http.StatusAccepted {
 		if status == http.StatusBadRequest {
 			s.stats.rejected.Add(int64(len(picks)))

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 )
 
@@ -20,7 +21,7 @@ func TestAppendBody(t *testing.T) {
 	cfg := Config{Type: "bench_liked", Prefix: "q.x:-"}
 	subjects := make([][]byte, 3)
 	for rank := range subjects {
-		subjects[rank], _ = json.Marshal(cfg.Prefix + itoa(rank))
+		subjects[rank], _ = json.Marshal(cfg.Prefix + strconv.Itoa(rank))
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +45,7 @@ func TestAppendBody(t *testing.T) {
 			}
 			ids := map[string]bool{}
 			for i, e := range evs {
-				if e.Type != cfg.Type || e.Subject != cfg.Prefix+itoa(tt.picks[i]) {
+				if e.Type != cfg.Type || e.Subject != cfg.Prefix+strconv.Itoa(tt.picks[i]) {
 					t.Errorf("event %d = %+v", i, e)
 				}
 				if tt.ids == (e.ID == "") {

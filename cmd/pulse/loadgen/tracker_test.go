@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"slices"
 	"testing"
 	"time"
@@ -18,12 +19,14 @@ type step struct {
 func acc(rank int, at int64) step         { return step{accept: true, rank: rank, at: at} }
 func seen(rank int, count, at int64) step { return step{rank: rank, count: count, at: at} }
 func base(rank int, count int64) step     { return step{rank: rank, count: count, at: -1} }
-func latencies(h *histogram) (out []int64) { // exact below linearMax µs
-	for i := range linearMax {
-		for range h.counts[i].Load() {
-			out = append(out, int64(i))
+func latencies(h *histogram) (out []int64) { // exact below 2048 µs (three significant digits)
+	h.locked(func(hh *hdrhistogram.Histogram) {
+		for _, b := range hh.Distribution() {
+			for range b.Count {
+				out = append(out, b.From)
+			}
 		}
-	}
+	})
 	return out
 }
 
@@ -154,7 +157,7 @@ func TestTrackerConcurrent(t *testing.T) {
 	for rank := range 4 {
 		tr.observed(rank, perWorker, time.Now())
 	}
-	if n := tr.e2e.count(); n != 4*perWorker {
+	if n := tr.e2e.summary().Count; n != 4*perWorker {
 		t.Errorf("%d latencies recorded, want %d", n, 4*perWorker)
 	}
 	if u := tr.unresolved(); u != 0 {

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 )
 
@@ -85,7 +86,7 @@ func BenchmarkZipfPick(b *testing.B) {
 	for _, n := range []int{100, 10_000, 1_000_000} {
 		z := newZipf(n, 1.1)
 		rng := rand.New(rand.NewPCG(1, 2))
-		b.Run(itoa(n), func(b *testing.B) {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				z.pick(rng)
