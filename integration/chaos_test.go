@@ -121,6 +121,12 @@ type pulseProc struct {
 
 func (p *pulseProc) url() string { return fmt.Sprintf("http://127.0.0.1:%d", p.port) }
 
+// setPort sets the port and the PULSE_ADDR that names it (the last PULSE_ADDR wins).
+func (p *pulseProc) setPort(port int) {
+	p.port = port
+	p.env = append(p.env, fmt.Sprintf("PULSE_ADDR=127.0.0.1:%d", port))
+}
+
 // start launches the process and waits until it is ready. It reports failures with an
 // error, not t.Fatal: fault loops call it from their own goroutine.
 func (p *pulseProc) start(t *testing.T) error {
@@ -143,9 +149,10 @@ func (p *pulseProc) start(t *testing.T) error {
 			return fmt.Errorf("%s exited at start (%v): %s", p.name, cmd.ProcessState, tail(p.output(), 2000))
 		default:
 		}
+		// Another test's server may have taken the port first: its answers are not ours.
 		if res, err := http.Get(p.url() + "/readyz"); err == nil {
 			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
+			if res.StatusCode == http.StatusOK && testenv.Listens(cmd.Process.Pid, p.port) {
 				return nil
 			}
 		}
@@ -232,9 +239,9 @@ func deploy(t *testing.T, tp *topology) *deployment {
 	t.Helper()
 	d := &deployment{t: t, tp: tp}
 	add := func(name, roles string) *pulseProc {
-		p := &pulseProc{name: name, roles: roles, port: testenv.FreePort(t)}
-		p.env = append(baseEnv(t, tp.url), "PULSE_ROLES="+roles, fmt.Sprintf("PULSE_ADDR=127.0.0.1:%d", p.port),
-			"PULSE_CONSUMER_NAME="+name)
+		p := &pulseProc{name: name, roles: roles}
+		p.env = append(baseEnv(t, tp.url), "PULSE_ROLES="+roles, "PULSE_CONSUMER_NAME="+name)
+		p.setPort(testenv.FreePort(t))
 		d.all = append(d.all, p)
 		return p
 	}
@@ -242,7 +249,14 @@ func deploy(t *testing.T, tp *topology) *deployment {
 	d.counter = []*pulseProc{add("counter-a", "counter"), add("counter-b", "counter")}
 	d.indexer = add("indexer", "indexer,live")
 	for _, p := range d.all {
-		if err := p.start(t); err != nil {
+		err := p.start(t)
+		// FreePort's port taken before the process bound it: another one (processes keep
+		// their port once started, so that a restart finds them at the same address).
+		for try := 0; err != nil && strings.Contains(p.output(), "address already in use") && try < 3; try++ {
+			p.setPort(testenv.FreePort(t))
+			err = p.start(t)
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 	}
