@@ -1,6 +1,7 @@
 package consumers
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -79,7 +80,6 @@ func DefaultConfig() Config {
 		RetryDelay:    time.Second,
 		FailedMaxLen:  failures.DefaultMaxLen,
 		DeadMarkerTTL: time.Hour,
-		Logger:        slog.Default(),
 	}
 }
 
@@ -95,6 +95,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Stage == "" {
 		c.Stage = c.Group
 	}
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if err := mergo.Merge(&c, DefaultConfig()); err != nil {
 		return c, err
 	}

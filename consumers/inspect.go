@@ -1,6 +1,7 @@
 package consumers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,7 @@ type InspectorConfig struct {
 
 // DefaultInspectorConfig is an Inspector's defaults: rates over ten minutes, sampled every 5 s.
 func DefaultInspectorConfig() InspectorConfig {
-	return InspectorConfig{Partitions: events.DefaultPartitions, Every: 5 * time.Second, Keep: 121, Logger: slog.Default()}
+	return InspectorConfig{Partitions: events.DefaultPartitions, Every: 5 * time.Second, Keep: 121}
 }
 
 // Inspector reports the partition streams and their consumer groups to operators
@@ -51,6 +52,7 @@ func NewInspector(rdb redis.UniversalClient, cfg InspectorConfig) (*Inspector, e
 	if rdb == nil {
 		return nil, errors.New("inspector: nil redis client")
 	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	if err := mergo.Merge(&cfg, DefaultInspectorConfig()); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package consumers
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -50,11 +51,11 @@ func DefaultTrimConfig() TrimConfig {
 		Groups:     []string{events.GroupCounter, events.GroupIndexer},
 		Interval:   10 * time.Second,
 		MaxLen:     2_000_000,
-		Logger:     slog.Default(),
 	}
 }
 
 func (c TrimConfig) withDefaults() (TrimConfig, error) {
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if err := mergo.Merge(&c, DefaultTrimConfig()); err != nil {
 		return c, err
 	}

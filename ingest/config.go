@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,12 +53,12 @@ func DefaultConfig() Config {
 		MaxCommit:      4096,
 		Committers:     2,
 		RetryAfter:     time.Second,
-		Logger:         slog.Default(),
 	}
 }
 
 // withDefaults fills the zero fields and checks the result.
 func (c Config) withDefaults() (Config, error) {
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if err := mergo.Merge(&c, DefaultConfig()); err != nil {
 		return c, err
 	}

@@ -1,6 +1,7 @@
 package live
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,7 +79,6 @@ func DefaultConfig() Config {
 		ErrorBudget:      20,
 		MaxConns:         10_000,
 		MaxConnsPerAddr:  100,
-		Logger:           slog.Default(),
 	}
 }
 
@@ -89,6 +89,7 @@ func (c Config) withDefaults() (Config, error) {
 	if err := events.CheckPartitions(c.Partitions); err != nil {
 		return c, fmt.Errorf("live: %w", err)
 	}
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if err := mergo.Merge(&c, DefaultConfig()); err != nil {
 		return c, err
 	}

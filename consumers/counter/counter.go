@@ -9,6 +9,7 @@
 package counter
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,15 +63,14 @@ func DefaultConfig() Config {
 		MaxFuture:        events.DefaultMaxFuture,
 		Tick:             250 * time.Millisecond,
 		Group:            g,
-		Logger:           slog.Default(),
 	}
 }
 
 func (c Config) withDefaults() (Config, error) {
-	// The group's logger and metrics are the counter's unless set.
-	if c.Group.Logger == nil {
-		c.Group.Logger = c.Logger
-	}
+	// The group's logger and metrics are the counter's unless set. The default logger is the
+	// one at New: main sets it after building configs.
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	c.Group.Logger = cmp.Or(c.Group.Logger, c.Logger)
 	if c.Group.Metrics == nil {
 		c.Group.Metrics = c.Metrics
 	}

@@ -2,6 +2,8 @@ package counter
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -197,5 +199,21 @@ func TestApplyPlanGroups(t *testing.T) {
 	}
 	if !seen["pulse:{p2}:events:dead:counter:5-5"] || !seen["pulse:{p2}:c:top:300:viewed"] || !seen["pulse:{p2}:c:hs:liked:497222:a"] {
 		t.Errorf("keys %v", call.keys)
+	}
+}
+
+// The app starts from DefaultConfig and sets its logger: the group must log with it, not
+// with the default logger of the moment DefaultConfig ran (main sets its own after).
+func TestGroupLogsWithTheCounterLogger(t *testing.T) {
+	t.Parallel()
+	l := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := DefaultConfig()
+	cfg.Logger = l
+	c, err := New(nil, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.group.Config().Logger; got != l {
+		t.Errorf("the group logs with %p, want the counter's logger %p", got, l)
 	}
 }

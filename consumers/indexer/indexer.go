@@ -5,6 +5,7 @@
 package indexer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,11 +52,11 @@ func DefaultConfig() Config {
 		Wait:           250 * time.Millisecond,
 		Retention:      30 * 24 * time.Hour,
 		RetentionEvery: time.Hour,
-		Logger:         slog.Default(),
 	}
 }
 
 func (c Config) withDefaults() (Config, error) {
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if err := mergo.Merge(&c, DefaultConfig()); err != nil {
 		return c, err
 	}
