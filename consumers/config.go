@@ -25,8 +25,8 @@ type Config struct {
 	// across restarts in containers, so a restarted consumer replays its own pending entries.
 	// Two processes sharing a name are safe (each entry's effect is guarded), only wasteful.
 	Consumer string
-	// Partitions is the number of partition streams. One
-	// reader goroutine serves each partition: a read touches one stream, so one cluster slot.
+	// Partitions is the number of partition streams. One reader goroutine serves each
+	// partition: a read touches one stream, so one cluster slot.
 	Partitions int
 	// Streams, when set, lists the streams to consume instead of the partition streams (one
 	// reader each; Partitions becomes len(Streams) and Batch.Partition indexes Streams). The
@@ -34,34 +34,34 @@ type Config struct {
 	Streams []string
 	// Count is the most entries per read and so per batch.
 	Count int
-	// Block bounds a blocking read. Cancelling ctx cannot interrupt a blocked
-	// read, so Run may take up to Block to return.
+	// Block bounds a blocking read. Cancelling ctx cannot interrupt a blocked read, so Run
+	// may take up to Block to return.
 	Block time.Duration
 	// ClaimIdle is how long an entry stays pending with another consumer before this one
 	// reclaims it with XAUTOCLAIM. It must exceed the slowest batch.
 	ClaimIdle time.Duration
 	// ForgetIdle: consumers of the group that have not read for this long and hold no pending
-	// entry are removed. It must be far longer than any pause of a live
-	// consumer; one removed by mistake is recreated by its next read, having lost nothing.
+	// entry are removed. It must be far longer than any pause of a live consumer; one removed
+	// by mistake is recreated by its next read, having lost nothing.
 	ForgetIdle time.Duration
-	// MaxDeliveries: an entry that fails on its MaxDeliveries-th delivery or a later one goes to
-	// the failure stream. Deliveries cut short by a stop or a crash are not
-	// failures; they only bring that point closer.
+	// MaxDeliveries: an entry that fails on its MaxDeliveries-th delivery or a later one goes
+	// to the failure stream. Deliveries cut short by a stop or a crash are not failures; they
+	// only bring that point closer.
 	MaxDeliveries int
 	// RetryDelay is the wait before this consumer retries its own failed entries.
 	RetryDelay time.Duration
-	// FailedMaxLen is the capacity of the dead-letter store.
-	// When it is full, entries that should be dead-lettered stay pending instead (retried
-	// every RetryDelay, reported by pulse_consumer_dead_letter_refused_total): never dropped.
+	// FailedMaxLen is the capacity of the dead-letter store. When it is full, entries that
+	// should be dead-lettered stay pending instead (retried every RetryDelay, reported by
+	// pulse_consumer_dead_letter_refused_total): never dropped.
 	FailedMaxLen int64
 	// Stage is written into failure records.
 	Stage string
-	// DeadMarkerTTL is how long the marker of a dead-lettered entry (DeadMarker) lives
-	// (long enough to make the dead-letter step idempotent). Negative: until a
-	// replay consumes it; the counter needs that, since its replay counts an entry only by
-	// consuming the marker.
+	// DeadMarkerTTL is how long the marker of a dead-lettered entry (DeadMarker) lives (long
+	// enough to make the dead-letter step idempotent). Negative: until a replay consumes it;
+	// the counter needs that, since its replay counts an entry only by consuming the marker.
 	DeadMarkerTTL time.Duration
-	Logger        *slog.Logger
+	// Logger: nil is slog.Default() when New runs.
+	Logger *slog.Logger
 	// Metrics registers the group's metrics; nil registers none.
 	Metrics prometheus.Registerer
 }

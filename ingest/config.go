@@ -35,7 +35,7 @@ type Config struct {
 	Committers     int           // group commits in flight at once
 	RetryAfter     time.Duration // Retry-After of 503 answers
 
-	Logger  *slog.Logger
+	Logger  *slog.Logger          // nil: slog.Default() when New runs
 	Metrics prometheus.Registerer // receives the ingest metrics; nil: not registered anywhere
 }
 

@@ -57,7 +57,7 @@ type Config struct {
 	MaxConns        int
 	MaxConnsPerAddr int
 
-	// Logger receives the hub's and the feed's logs.
+	// Logger receives the hub's and the feed's logs (nil: slog.Default() when New runs).
 	Logger *slog.Logger
 	// Metrics receives the hub's metrics (nil: not registered anywhere).
 	Metrics prometheus.Registerer
