@@ -25,11 +25,11 @@ type Config struct {
 	// across restarts in containers, so a restarted consumer replays its own pending entries.
 	// Two processes sharing a name are safe (each entry's effect is guarded), only wasteful.
 	Consumer string
-	// Partitions is the number of partition streams. One reader goroutine serves each
-	// partition: a read touches one stream, so one cluster slot.
-	Partitions int
+	// Layout names the partition streams. One reader goroutine serves each partition: a read
+	// touches one stream, so one cluster slot.
+	Layout events.Layout
 	// Streams, when set, lists the streams to consume instead of the partition streams (one
-	// reader each; Partitions becomes len(Streams) and Batch.Partition indexes Streams). The
+	// reader each; Layout.Partitions becomes len(Streams) and Batch.Partition indexes Streams). The
 	// indexer consumes the failure stream this way.
 	Streams []string
 	// Count is the most entries per read and so per batch.
@@ -68,11 +68,11 @@ type Config struct {
 
 // DefaultConfig is a Group's defaults. Consumer defaults to the host name, which is stable
 // across restarts in containers. Derived when zero: ForgetIdle (1 h, or 4 × ClaimIdle if
-// longer), Stage (Group), Partitions (len(Streams) when Streams are given).
+// longer), Stage (Group), Layout.Partitions (len(Streams) when Streams are given).
 func DefaultConfig() Config {
 	return Config{
 		Consumer:      defaultConsumer(),
-		Partitions:    events.DefaultPartitions,
+		Layout:        events.DefaultLayout(),
 		Count:         256,
 		Block:         2 * time.Second,
 		ClaimIdle:     30 * time.Second,
@@ -90,7 +90,7 @@ func (c Config) withDefaults() (Config, error) {
 		errs = append(errs, errors.New("group is required"))
 	}
 	if len(c.Streams) > 0 {
-		c.Partitions = len(c.Streams)
+		c.Layout.Partitions = len(c.Streams)
 	}
 	if c.Stage == "" {
 		c.Stage = c.Group
@@ -102,7 +102,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.ForgetIdle == 0 {
 		c.ForgetIdle = max(time.Hour, 4*c.ClaimIdle)
 	}
-	if err := events.CheckPartitions(c.Partitions); err != nil {
+	if err := c.Layout.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Count < 1 {

@@ -20,7 +20,7 @@ func TestForgetIdleConsumers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client()
-	stream := events.Stream(0)
+	stream := testenv.Numbered.Stream(0)
 	if err := rdb.XGroupCreateMkStream(ctx, stream, "g", "0").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestForgetIdleConsumers(t *testing.T) {
 	join("self")
 	time.Sleep(300 * time.Millisecond) // all three idle past ForgetIdle below
 
-	g, err := New(rdb, Config{Group: "g", Consumer: "self", Partitions: 1, ClaimIdle: 100 * time.Millisecond,
+	g, err := New(rdb, Config{Group: "g", Consumer: "self", Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}, ClaimIdle: 100 * time.Millisecond,
 		ForgetIdle: 200 * time.Millisecond, Metrics: prometheus.NewRegistry()}, HandlerFunc(func(context.Context, *Batch) error { return nil }))
 	if err != nil {
 		t.Fatal(err)

@@ -69,7 +69,7 @@ func (g *Group) Config() Config { return g.cfg }
 // a reader cannot go on (it never does for Redis being unreachable: it waits and retries).
 func (g *Group) Run(ctx context.Context) error {
 	eg, ctx := errgroup.WithContext(ctx)
-	for p := range g.cfg.Partitions {
+	for p := range g.cfg.Layout.Partitions {
 		eg.Go(func() error { return g.consume(ctx, p) })
 	}
 	if err := eg.Wait(); err != nil && !errors.Is(err, context.Canceled) {
@@ -89,7 +89,7 @@ type reader struct {
 }
 
 func (g *Group) consume(ctx context.Context, p int) error {
-	r := &reader{p: p, stream: events.Stream(p), own: "0"}
+	r := &reader{p: p, stream: g.cfg.Layout.Stream(p), own: "0"}
 	if len(g.cfg.Streams) > 0 {
 		r.stream = g.cfg.Streams[p]
 	}
@@ -241,10 +241,10 @@ var groupNames = [...]string{events.GroupCounter, events.GroupIndexer}
 
 // CreateGroups makes every partition stream and every consumer group, so that entries appended
 // before a consumer first starts are still delivered to it (groups start at 0).
-func CreateGroups(ctx context.Context, rdb redis.Cmdable, partitions int) error {
-	for p := range partitions {
+func CreateGroups(ctx context.Context, rdb redis.Cmdable, layout events.Layout) error {
+	for p := range layout.Partitions {
 		for _, g := range groupNames {
-			if err := createGroup(ctx, rdb, events.Stream(p), g); err != nil {
+			if err := createGroup(ctx, rdb, layout.Stream(p), g); err != nil {
 				return err
 			}
 		}

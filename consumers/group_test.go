@@ -33,7 +33,7 @@ func newFixture(t *testing.T, partitions int) *fixture {
 	t.Helper()
 	rdb := testenv.StartRedis(t).Client()
 	for p := range partitions {
-		if err := rdb.XGroupCreateMkStream(context.Background(), events.Stream(p), group, "0").Err(); err != nil {
+		if err := rdb.XGroupCreateMkStream(context.Background(), testenv.Numbered.Stream(p), group, "0").Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,7 +46,7 @@ func (f *fixture) add(n int) map[int][]string {
 	ids := map[int][]string{}
 	for p := range f.n {
 		for i := range n {
-			id, err := f.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: events.Stream(p), Values: []string{"n", fmt.Sprint(i)}}).Result()
+			id, err := f.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: testenv.Numbered.Stream(p), Values: []string{"n", fmt.Sprint(i)}}).Result()
 			if err != nil {
 				f.t.Fatal(err)
 			}
@@ -59,7 +59,7 @@ func (f *fixture) add(n int) map[int][]string {
 // run starts g and returns a stop function that cancels it and waits for Run's result.
 func (f *fixture) run(cfg consumers.Config, h consumers.Handler) (stop func()) {
 	f.t.Helper()
-	cfg.Group, cfg.Partitions = group, f.n
+	cfg.Group, cfg.Layout = group, events.Layout{Partitions: f.n, Tags: events.TagsNumbered}
 	if cfg.Block == 0 {
 		cfg.Block = 50 * time.Millisecond
 	}
@@ -87,7 +87,7 @@ func (f *fixture) run(cfg consumers.Config, h consumers.Handler) (stop func()) {
 func (f *fixture) pending() int64 {
 	var n int64
 	for p := range f.n {
-		pi, err := f.rdb.XPending(context.Background(), events.Stream(p), group).Result()
+		pi, err := f.rdb.XPending(context.Background(), testenv.Numbered.Stream(p), group).Result()
 		if err != nil {
 			f.t.Fatal(err)
 		}
@@ -122,7 +122,7 @@ func (r *recorder) Handle(_ context.Context, b *consumers.Batch) error {
 		r.seen = map[string][]int64{}
 	}
 	for i, e := range b.Entries {
-		if b.Stream != events.Stream(b.Partition) || b.Group != group {
+		if b.Stream != testenv.Numbered.Stream(b.Partition) || b.Group != group {
 			return fmt.Errorf("batch of partition %d names stream %s, group %s", b.Partition, b.Stream, b.Group)
 		}
 		k := fmt.Sprint(b.Partition, "/", e.ID) // ids repeat across streams
@@ -163,7 +163,7 @@ func TestGroupReplaysOwnPendingFirst(t *testing.T) {
 	f := newFixture(t, 1)
 	ids := f.add(3)[0]
 	// A previous run of consumer "c1" read the entries and died before acknowledging them.
-	if err := f.rdb.XReadGroup(context.Background(), &redis.XReadGroupArgs{Group: group, Consumer: "c1", Streams: []string{events.Stream(0), ">"}, Block: -1}).Err(); err != nil {
+	if err := f.rdb.XReadGroup(context.Background(), &redis.XReadGroupArgs{Group: group, Consumer: "c1", Streams: []string{testenv.Numbered.Stream(0), ">"}, Block: -1}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
@@ -181,12 +181,12 @@ func TestGroupReclaimsIdleEntries(t *testing.T) {
 	f := newFixture(t, 2)
 	ids := f.add(5)
 	for p := range 2 { // consumer "dead" read everything and crashed
-		if err := f.rdb.XReadGroup(context.Background(), &redis.XReadGroupArgs{Group: group, Consumer: "dead", Streams: []string{events.Stream(p), ">"}, Block: -1}).Err(); err != nil {
+		if err := f.rdb.XReadGroup(context.Background(), &redis.XReadGroupArgs{Group: group, Consumer: "dead", Streams: []string{testenv.Numbered.Stream(p), ">"}, Block: -1}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// One entry was deleted from the stream while pending: it is dropped, not handled.
-	if err := f.rdb.XDel(context.Background(), events.Stream(1), ids[1][0]).Err(); err != nil {
+	if err := f.rdb.XDel(context.Background(), testenv.Numbered.Stream(1), ids[1][0]).Err(); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{}
@@ -239,7 +239,7 @@ func TestGroupFailureOutcomes(t *testing.T) {
 				}
 			}
 			fl := f.failures()[0]
-			if fl.Stage != group || fl.EntryID != bad || fl.Stream != events.Stream(0) || fl.Record["n"] != "2" || fl.At == 0 || fl.Reason == "" {
+			if fl.Stage != group || fl.EntryID != bad || fl.Stream != testenv.Numbered.Stream(0) || fl.Record["n"] != "2" || fl.At == 0 || fl.Reason == "" {
 				t.Errorf("failure record %+v", fl)
 			}
 		})
@@ -264,7 +264,7 @@ func TestGroupTransientNeverDeadLetters(t *testing.T) {
 	})
 	f.run(consumers.Config{MaxDeliveries: 2, ClaimIdle: time.Hour}, h)
 	testenv.WaitFor(t, 20*time.Second, "entries acked after the dependency came back", func() bool {
-		gi, err := f.rdb.XInfoGroups(context.Background(), events.Stream(0)).Result()
+		gi, err := f.rdb.XInfoGroups(context.Background(), testenv.Numbered.Stream(0)).Result()
 		return err == nil && gi[0].EntriesRead == 4 && gi[0].Pending == 0
 	})
 	if n := len(f.failures()); n != 0 {
@@ -288,7 +288,7 @@ func TestGroupDeadLetterAppliedElsewhere(t *testing.T) {
 	})
 	f.run(consumers.Config{}, h)
 	testenv.WaitFor(t, 5*time.Second, "entries settled", func() bool {
-		gi, err := f.rdb.XInfoGroups(context.Background(), events.Stream(0)).Result()
+		gi, err := f.rdb.XInfoGroups(context.Background(), testenv.Numbered.Stream(0)).Result()
 		return err == nil && gi[0].EntriesRead == 2 && f.pending() == 0
 	})
 	// The dead-letter step runs after the handler returns: wait for its records to go.
@@ -312,7 +312,7 @@ func TestGroupDeadLetterAckResent(t *testing.T) {
 		return f.pending() == 0 && len(f.failures()) == 3 && resend.Fired.Load() == 1
 	})
 	for _, id := range ids {
-		if n, _ := f.rdb.Exists(context.Background(), consumers.DeadMarker(events.Stream(0), group, id)).Result(); n != 1 {
+		if n, _ := f.rdb.Exists(context.Background(), consumers.DeadMarker(testenv.Numbered.Stream(0), group, id)).Result(); n != 1 {
 			t.Errorf("entry %s has no dead marker", id)
 		}
 	}
@@ -363,11 +363,11 @@ func TestGroupRecreatesMissingGroup(t *testing.T) {
 	f := newFixture(t, 1)
 	rec := &recorder{}
 	f.run(consumers.Config{}, rec)
-	if err := f.rdb.Del(context.Background(), events.Stream(0)).Err(); err != nil {
+	if err := f.rdb.Del(context.Background(), testenv.Numbered.Stream(0)).Err(); err != nil {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, 5*time.Second, "group recreated", func() bool {
-		g, err := f.rdb.XInfoGroups(context.Background(), events.Stream(0)).Result()
+		g, err := f.rdb.XInfoGroups(context.Background(), testenv.Numbered.Stream(0)).Result()
 		return err == nil && len(g) == 1
 	})
 	f.add(3)
@@ -384,7 +384,7 @@ func TestConfigValidation(t *testing.T) {
 		{"defaults", consumers.Config{Group: "g"}, true},
 		{"no group", consumers.Config{}, false},
 		{"negative count", consumers.Config{Group: "g", Count: -1}, false},
-		{"too many partitions", consumers.Config{Group: "g", Partitions: 2000}, false},
+		{"too many partitions", consumers.Config{Group: "g", Layout: events.Layout{Partitions: 2000, Tags: events.TagsNumbered}}, false},
 		{"negative block", consumers.Config{Group: "g", Block: -time.Second}, false},
 		{"negative deliveries", consumers.Config{Group: "g", MaxDeliveries: -1}, false},
 	}
@@ -396,7 +396,7 @@ func TestConfigValidation(t *testing.T) {
 			}
 			if tc.ok {
 				c := g.Config()
-				if d := consumers.DefaultConfig(); c.Count != d.Count || c.Block != d.Block || c.MaxDeliveries != d.MaxDeliveries || c.Consumer == "" || c.Stage != "g" || c.Partitions != events.DefaultPartitions {
+				if d := consumers.DefaultConfig(); c.Count != d.Count || c.Block != d.Block || c.MaxDeliveries != d.MaxDeliveries || c.Consumer == "" || c.Stage != "g" || c.Layout != events.DefaultLayout() {
 					t.Errorf("defaults not filled: %+v", c)
 				}
 			}

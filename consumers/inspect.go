@@ -21,7 +21,7 @@ import (
 // InspectorConfig configures an Inspector. A zero field means its default
 // (DefaultInspectorConfig).
 type InspectorConfig struct {
-	Partitions int
+	Layout events.Layout
 	// Every is how often the running totals are sampled for the rates.
 	Every time.Duration
 	// Keep is how many samples the rates span.
@@ -32,7 +32,7 @@ type InspectorConfig struct {
 
 // DefaultInspectorConfig is an Inspector's defaults: rates over ten minutes, sampled every 5 s.
 func DefaultInspectorConfig() InspectorConfig {
-	return InspectorConfig{Partitions: events.DefaultPartitions, Every: 5 * time.Second, Keep: 121}
+	return InspectorConfig{Layout: events.DefaultLayout(), Every: 5 * time.Second, Keep: 121}
 }
 
 // Inspector reports the partition streams and their consumer groups to operators
@@ -56,7 +56,7 @@ func NewInspector(rdb redis.UniversalClient, cfg InspectorConfig) (*Inspector, e
 	if err := mergo.Merge(&cfg, DefaultInspectorConfig()); err != nil {
 		return nil, err
 	}
-	if err := events.CheckPartitions(cfg.Partitions); err != nil {
+	if err := cfg.Layout.Check(); err != nil {
 		return nil, fmt.Errorf("inspector: %w", err)
 	}
 	if cfg.Every < 0 || cfg.Keep < 2 {
@@ -227,23 +227,23 @@ func (p *Inspector) read(ctx context.Context) (pipelineState, error) {
 	var (
 		timeCmd   *redis.TimeCmd
 		failedCmd *redis.IntCmd
-		infoCmds  = make([]*redis.XInfoStreamCmd, p.cfg.Partitions)
-		groupCmds = make([]*redis.XInfoGroupsCmd, p.cfg.Partitions)
+		infoCmds  = make([]*redis.XInfoStreamCmd, p.cfg.Layout.Partitions)
+		groupCmds = make([]*redis.XInfoGroupsCmd, p.cfg.Layout.Partitions)
 	)
 	_, err := p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		timeCmd = pipe.Time(ctx)
 		failedCmd = pipe.XLen(ctx, events.FailedStream)
-		for i := range p.cfg.Partitions {
-			infoCmds[i] = pipe.XInfoStream(ctx, events.Stream(i))
-			groupCmds[i] = pipe.XInfoGroups(ctx, events.Stream(i))
+		for i := range p.cfg.Layout.Partitions {
+			infoCmds[i] = pipe.XInfoStream(ctx, p.cfg.Layout.Stream(i))
+			groupCmds[i] = pipe.XInfoGroups(ctx, p.cfg.Layout.Stream(i))
 		}
 		return nil
 	})
 	if err != nil && !noSuchKey(err) {
 		return pipelineState{}, fmt.Errorf("read streams: %w", err)
 	}
-	st := pipelineState{now: timeCmd.Val(), failures: failedCmd.Val(), parts: make([]partState, p.cfg.Partitions)}
-	for i := range p.cfg.Partitions {
+	st := pipelineState{now: timeCmd.Val(), failures: failedCmd.Val(), parts: make([]partState, p.cfg.Layout.Partitions)}
+	for i := range p.cfg.Layout.Partitions {
 		info, err := infoCmds[i].Result()
 		if err != nil && !noSuchKey(err) {
 			return pipelineState{}, fmt.Errorf("xinfo stream %d: %w", i, err)
@@ -275,7 +275,7 @@ func (p *Inspector) Pipeline(ctx context.Context) (PipelineView, error) {
 		pending *redis.XPendingCmd
 		next    *redis.XMessageSliceCmd
 	}
-	ages := make([][len(groupNames)]ageCmds, p.cfg.Partitions)
+	ages := make([][len(groupNames)]ageCmds, p.cfg.Layout.Partitions)
 	_, err = p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, ps := range st.parts {
 			for j, name := range groupNames {
@@ -283,8 +283,8 @@ func (p *Inspector) Pipeline(ctx context.Context) (PipelineView, error) {
 				if !ok {
 					continue
 				}
-				ages[i][j].pending = pipe.XPending(ctx, events.Stream(i), name)
-				ages[i][j].next = pipe.XRangeN(ctx, events.Stream(i), "("+g.LastDeliveredID, "+", 1)
+				ages[i][j].pending = pipe.XPending(ctx, p.cfg.Layout.Stream(i), name)
+				ages[i][j].next = pipe.XRangeN(ctx, p.cfg.Layout.Stream(i), "("+g.LastDeliveredID, "+", 1)
 			}
 		}
 		return nil
@@ -296,14 +296,14 @@ func (p *Inspector) Pipeline(ctx context.Context) (PipelineView, error) {
 	now := st.now.UnixMilli()
 	v := PipelineView{
 		At:         now,
-		Partitions: make([]PartitionView, p.cfg.Partitions),
+		Partitions: make([]PartitionView, p.cfg.Layout.Partitions),
 		Groups:     map[string]GroupView{},
 		Failures:   st.failures,
 		Rates:      p.rates(),
 	}
 	for i, ps := range st.parts {
 		pv := PartitionView{
-			Partition: i, Stream: events.Stream(i),
+			Partition: i, Stream: p.cfg.Layout.Stream(i),
 			Length: ps.info.Length, Added: ps.info.EntriesAdded,
 			Groups: map[string]GroupView{},
 		}

@@ -19,7 +19,7 @@ func TestPipelineView(t *testing.T) {
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client()
 	const parts = 2
-	if err := CreateGroups(ctx, rdb, parts); err != nil {
+	if err := CreateGroups(ctx, rdb, events.Layout{Partitions: parts, Tags: events.TagsNumbered}); err != nil {
 		t.Fatal(err)
 	}
 	// Entries a minute old, so the groups' ages are known lower bounds.
@@ -27,7 +27,7 @@ func TestPipelineView(t *testing.T) {
 	add := func(p, n int) {
 		for i := range n {
 			id := fmt.Sprintf("%d-%d", old, i)
-			if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: events.Stream(p), ID: id, Values: []string{"k", "v"}}).Err(); err != nil {
+			if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: testenv.Numbered.Stream(p), ID: id, Values: []string{"k", "v"}}).Err(); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -36,18 +36,18 @@ func TestPipelineView(t *testing.T) {
 	add(1, 2)
 	read := func(p int, group string, n int64) []redis.XMessage {
 		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "c1",
-			Streams: []string{events.Stream(p), ">"}, Count: n, Block: -1}).Result()
+			Streams: []string{testenv.Numbered.Stream(p), ">"}, Count: n, Block: -1}).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res[0].Messages
 	}
 	// p0 counter: 3 delivered, 1 acked → lag 2, pending 2. p1 counter: everything acked.
-	if err := rdb.XAck(ctx, events.Stream(0), events.GroupCounter, read(0, events.GroupCounter, 3)[0].ID).Err(); err != nil {
+	if err := rdb.XAck(ctx, testenv.Numbered.Stream(0), events.GroupCounter, read(0, events.GroupCounter, 3)[0].ID).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range read(1, events.GroupCounter, 10) {
-		rdb.XAck(ctx, events.Stream(1), events.GroupCounter, m.ID)
+		rdb.XAck(ctx, testenv.Numbered.Stream(1), events.GroupCounter, m.ID)
 	}
 	rdb.XAdd(ctx, &redis.XAddArgs{Stream: events.FailedStream, Values: []string{"stage", "counter"}})
 
@@ -188,7 +188,7 @@ func TestPipelineKeepsTheLastSamples(t *testing.T) {
 
 func newTestInspector(t *testing.T, rdb redis.UniversalClient, partitions int) *Inspector {
 	t.Helper()
-	p, err := NewInspector(rdb, InspectorConfig{Partitions: partitions, Every: time.Second, Keep: 3,
+	p, err := NewInspector(rdb, InspectorConfig{Layout: events.Layout{Partitions: partitions, Tags: events.TagsNumbered}, Every: time.Second, Keep: 3,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

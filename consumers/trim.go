@@ -26,8 +26,8 @@ var trimScript = redis.NewScript(trimLua)
 
 // TrimConfig configures a Trimmer. A zero field means its default (DefaultTrimConfig).
 type TrimConfig struct {
-	// Partitions is the number of partition streams (default events.DefaultPartitions).
-	Partitions int
+	// Layout names the partition streams (default events.DefaultLayout()).
+	Layout events.Layout
 	// Groups must all exist on a stream, and have acknowledged an entry, before it is trimmed
 	// (default: counter and indexer).
 	Groups []string
@@ -47,10 +47,10 @@ type TrimConfig struct {
 // DefaultTrimConfig is a Trimmer's defaults.
 func DefaultTrimConfig() TrimConfig {
 	return TrimConfig{
-		Partitions: events.DefaultPartitions,
-		Groups:     []string{events.GroupCounter, events.GroupIndexer},
-		Interval:   10 * time.Second,
-		MaxLen:     2_000_000,
+		Layout:   events.DefaultLayout(),
+		Groups:   []string{events.GroupCounter, events.GroupIndexer},
+		Interval: 10 * time.Second,
+		MaxLen:   2_000_000,
 	}
 }
 
@@ -60,7 +60,7 @@ func (c TrimConfig) withDefaults() (TrimConfig, error) {
 		return c, err
 	}
 	var errs []error
-	if err := events.CheckPartitions(c.Partitions); err != nil {
+	if err := c.Layout.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Interval < time.Millisecond {
@@ -113,7 +113,7 @@ func (t *Trimmer) Run(ctx context.Context) error {
 func (t *Trimmer) Trim(ctx context.Context) (int64, error) {
 	var total int64
 	var errs []error
-	for p := range t.cfg.Partitions {
+	for p := range t.cfg.Layout.Partitions {
 		n, err := t.trim(ctx, p)
 		total += n
 		if err != nil {
@@ -124,7 +124,7 @@ func (t *Trimmer) Trim(ctx context.Context) (int64, error) {
 }
 
 func (t *Trimmer) trim(ctx context.Context, p int) (int64, error) {
-	stream := events.Stream(p)
+	stream := t.cfg.Layout.Stream(p)
 	args := make([]any, len(t.cfg.Groups))
 	for i, g := range t.cfg.Groups {
 		args[i] = g

@@ -33,7 +33,7 @@ func newTrimStream(t *testing.T, n int) *trimStream {
 	t.Helper()
 	s := &trimStream{t: t, rdb: testenv.StartRedis(t).Client(), delivered: map[string]int{}, acked: map[string]map[int]bool{}}
 	for i := range n {
-		id, err := s.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: events.Stream(0), Values: []string{"n", fmt.Sprint(i)}}).Result()
+		id, err := s.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: testenv.Numbered.Stream(0), Values: []string{"n", fmt.Sprint(i)}}).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func newTrimStream(t *testing.T, n int) *trimStream {
 
 func (s *trimStream) createGroup(g string) {
 	s.t.Helper()
-	if err := s.rdb.XGroupCreateMkStream(context.Background(), events.Stream(0), g, "0").Err(); err != nil {
+	if err := s.rdb.XGroupCreateMkStream(context.Background(), testenv.Numbered.Stream(0), g, "0").Err(); err != nil {
 		s.t.Fatal(err)
 	}
 	s.acked[g] = map[int]bool{}
@@ -57,7 +57,7 @@ func (s *trimStream) deliver(g, c string, k int) {
 		return
 	}
 	res, err := s.rdb.XReadGroup(context.Background(), &redis.XReadGroupArgs{
-		Group: g, Consumer: c, Streams: []string{events.Stream(0), ">"}, Count: int64(k), Block: -1,
+		Group: g, Consumer: c, Streams: []string{testenv.Numbered.Stream(0), ">"}, Count: int64(k), Block: -1,
 	}).Result()
 	if errors.Is(err, redis.Nil) { // nothing new
 		return
@@ -71,7 +71,7 @@ func (s *trimStream) deliver(g, c string, k int) {
 func (s *trimStream) ack(g string, idx ...int) {
 	s.t.Helper()
 	for _, i := range idx {
-		if err := s.rdb.XAck(context.Background(), events.Stream(0), g, s.ids[i]).Err(); err != nil {
+		if err := s.rdb.XAck(context.Background(), testenv.Numbered.Stream(0), g, s.ids[i]).Err(); err != nil {
 			s.t.Fatal(err)
 		}
 		s.acked[g][i] = true
@@ -81,7 +81,7 @@ func (s *trimStream) ack(g string, idx ...int) {
 // remaining lists the ids still in the stream.
 func (s *trimStream) remaining() []string {
 	s.t.Helper()
-	msgs, err := s.rdb.XRange(context.Background(), events.Stream(0), "-", "+").Result()
+	msgs, err := s.rdb.XRange(context.Background(), testenv.Numbered.Stream(0), "-", "+").Result()
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func (s *trimStream) checkKept() {
 
 func newTrimmer(t *testing.T, rdb *redis.Client, cfg consumers.TrimConfig) *consumers.Trimmer {
 	t.Helper()
-	cfg.Partitions = 1
+	cfg.Layout = events.Layout{Partitions: 1, Tags: events.TagsNumbered}
 	tr, err := consumers.NewTrimmer(rdb, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -305,7 +305,7 @@ func TestTrimmerRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- tr.Run(ctx) }()
 	testenv.WaitFor(t, 5*time.Second, "the stream trimmed to its last delivered entry", func() bool {
-		return s.rdb.XLen(context.Background(), events.Stream(0)).Val() == 1
+		return s.rdb.XLen(context.Background(), testenv.Numbered.Stream(0)).Val() == 1
 	})
 	cancel()
 	if err := <-done; err != nil {
@@ -319,7 +319,7 @@ func TestTrimConfigInvalid(t *testing.T) {
 		name string
 		cfg  consumers.TrimConfig
 	}{
-		{"partitions", consumers.TrimConfig{Partitions: -1}},
+		{"partitions", consumers.TrimConfig{Layout: events.Layout{Partitions: -1}}},
 		{"interval", consumers.TrimConfig{Interval: -time.Second}},
 		{"max len", consumers.TrimConfig{MaxLen: -5}},
 	}

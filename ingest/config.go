@@ -23,7 +23,7 @@ import (
 // Config of the ingest role. A zero field means its default (DefaultConfig); a negative one
 // is refused unless its comment says what it means.
 type Config struct {
-	Partitions     int           // N of the deployment
+	Layout         events.Layout // of the deployment
 	DedupeTTL      time.Duration // how long a client id is remembered, rounded up to seconds
 	MaxBody        int64         // request body bytes after decompression
 	MaxBatch       int           // events per request
@@ -42,7 +42,7 @@ type Config struct {
 // DefaultConfig is the ingest role's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Partitions:     events.DefaultPartitions,
+		Layout:         events.DefaultLayout(),
 		DedupeTTL:      time.Hour,
 		MaxBody:        1 << 20,
 		MaxBatch:       1000,
@@ -63,7 +63,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	var errs []error
-	if err := events.CheckPartitions(c.Partitions); err != nil {
+	if err := c.Layout.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.DedupeTTL < time.Second {

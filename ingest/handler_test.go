@@ -39,7 +39,7 @@ func batchOf(n int) string {
 // status, against one ingest API on a real Redis.
 func TestLimitsAndAnswers(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{MaxBody: 2048, MaxBatch: 3, Partitions: 2})
+	f := newFixture(t, Config{MaxBody: 2048, MaxBatch: 3, Layout: events.Layout{Partitions: 2, Tags: events.TagsNumbered}})
 	ok := `{"type":"t","subject":"s"}`
 	bad := `{"type":"T","subject":"s"}`
 	cases := []struct {
@@ -147,7 +147,7 @@ func TestRejectionsRecorded(t *testing.T) {
 
 func TestLike(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{Partitions: 4})
+	f := newFixture(t, Config{Layout: events.Layout{Partitions: 4, Tags: events.TagsNumbered}})
 	cases := []struct {
 		name, path, ct, body string
 		status               int
@@ -170,7 +170,7 @@ func TestLike(t *testing.T) {
 			t.Errorf("%s: %d %q, want %d %q", tc.name, r.status, r.err.Code, tc.status, tc.code)
 		}
 	}
-	got := testenv.StoredEvents(t, f.rdb, 4)
+	got := testenv.StoredEvents(t, f.rdb, events.Layout{Partitions: 4, Tags: events.TagsNumbered})
 	like := got["like-1"]
 	if len(like) != 1 || like[0].Type != LikeType || like[0].Subject != "v-1" || string(like[0].Data) != `{"user":"u1"}` {
 		t.Fatalf("like-1 stored as %+v", like)

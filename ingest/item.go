@@ -109,11 +109,11 @@ func (it *item) check(recv time.Time, cfg *Config) {
 		return
 	}
 	it.ev.Received = recv.UnixMilli()
-	it.part = events.Partition(it.ev.Type, it.ev.Subject, cfg.Partitions)
+	it.part = cfg.Layout.Partition(it.ev.Type, it.ev.Subject)
 	if it.ev.ID == "" {
 		it.ev.ID = ulid.Make().String() // unique by construction: no dedupe key needed
 	} else {
-		it.key = events.DedupeKey(it.part, it.ev.Type, it.ev.Subject, it.ev.ID)
+		it.key = cfg.Layout.DedupeKey(it.part, it.ev.Type, it.ev.Subject, it.ev.ID)
 	}
 }
 

@@ -104,7 +104,7 @@ func TestValidate(t *testing.T) {
 			if !events.ValidID(it.ev.ID) {
 				t.Errorf("id %q is not valid", it.ev.ID)
 			}
-			if want := events.Partition(it.ev.Type, it.ev.Subject, cfg.Partitions); it.part != want {
+			if want := cfg.Layout.Partition(it.ev.Type, it.ev.Subject); it.part != want {
 				t.Errorf("partition %d, want %d", it.part, want)
 			}
 			if it.idSet != (it.key != "") {

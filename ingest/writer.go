@@ -95,8 +95,8 @@ func newWriter(rdb redis.UniversalClient, cfg Config, m *Metrics) *Writer {
 		ttl:    strconv.FormatInt(int64((cfg.DedupeTTL+time.Second-1)/time.Second), 10),
 		maxLen: strconv.FormatInt(max(cfg.MaxBacklog, 0), 10),
 	}
-	for p := range cfg.Partitions {
-		w.streams = append(w.streams, events.Stream(p))
+	for p := range cfg.Layout.Partitions {
+		w.streams = append(w.streams, cfg.Layout.Stream(p))
 	}
 	return w
 }
@@ -110,7 +110,7 @@ func (w *Writer) Run(ctx context.Context) error {
 	rctx := context.WithoutCancel(ctx) // a commit always finishes, even while stopping
 	var wg sync.WaitGroup
 	for range w.cfg.Committers {
-		c := &committer{w: w, parts: make([]partition, w.cfg.Partitions)}
+		c := &committer{w: w, parts: make([]partition, w.cfg.Layout.Partitions)}
 		wg.Go(func() { c.run(ctx, rctx) })
 	}
 	wg.Wait()

@@ -17,7 +17,7 @@ import (
 
 func TestDuplicatesStoredOnce(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{Partitions: 4})
+	f := newFixture(t, Config{Layout: events.Layout{Partitions: 4, Tags: events.TagsNumbered}})
 	body := `[{"id":"a","type":"t","subject":"s"},{"id":"a","type":"t","subject":"s"},{"id":"a","type":"t","subject":"other"}]`
 	r := post(t, f.url+"/v1/events", "application/json", []byte(body))
 	// Same id within one batch: the second is a duplicate. Another subject is another event.
@@ -31,11 +31,11 @@ func TestDuplicatesStoredOnce(t *testing.T) {
 	if r.status != http.StatusOK || r.body.Duplicates != 1 {
 		t.Fatalf("retry: %d %+v", r.status, r.body)
 	}
-	got := testenv.StoredEvents(t, f.rdb, 4)
+	got := testenv.StoredEvents(t, f.rdb, events.Layout{Partitions: 4, Tags: events.TagsNumbered})
 	if len(got["a"]) != 2 {
 		t.Fatalf("id a stored %d times, want 2 (two subjects)", len(got["a"]))
 	}
-	ttl := f.rdb.TTL(context.Background(), events.DedupeKey(events.Partition("t", "s", 4), "t", "s", "a")).Val()
+	ttl := f.rdb.TTL(context.Background(), testenv.Numbered.DedupeKey(events.Partition("t", "s", 4), "t", "s", "a")).Val()
 	if ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Errorf("dedupe key TTL %s, want 1h", ttl)
 	}
@@ -43,14 +43,14 @@ func TestDuplicatesStoredOnce(t *testing.T) {
 
 func TestStoredFields(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{Partitions: 1})
+	f := newFixture(t, Config{Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}})
 	before := time.Now().UnixMilli()
 	body := `{"specversion":"1.0","id":"ce-1","source":"/shop","type":"video_liked","subject":"v1",` +
 		`"time":"2026-01-02T03:04:05.678Z","data":{"user":"u1"},"datacontenttype":"application/json"}`
 	if r := post(t, f.url+"/v1/events", "application/cloudevents+json", []byte(body)); r.status != 202 {
 		t.Fatalf("status %d %+v", r.status, r.err)
 	}
-	e := testenv.StoredEvents(t, f.rdb, 1)["ce-1"][0]
+	e := testenv.StoredEvents(t, f.rdb, events.Layout{Partitions: 1, Tags: events.TagsNumbered})["ce-1"][0]
 	want := events.Event{ID: "ce-1", Type: "video_liked", Subject: "v1", Time: time.Date(2026, 1, 2, 3, 4, 5, 678e6, time.UTC).UnixMilli(),
 		Data: []byte(`{"user":"u1"}`), Source: "/shop", SpecVersion: "1.0", Received: e.Received}
 	if fmt.Sprint(e) != fmt.Sprint(want) {
@@ -63,7 +63,7 @@ func TestStoredFields(t *testing.T) {
 
 func TestBacklogFull(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{Partitions: 1, MaxBacklog: 3})
+	f := newFixture(t, Config{Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}, MaxBacklog: 3})
 	r := post(t, f.url+"/v1/events", "application/json", []byte(batchOf(3)))
 	if r.status != 202 {
 		t.Fatalf("fill: %d", r.status)
@@ -77,7 +77,7 @@ func TestBacklogFull(t *testing.T) {
 		t.Fatalf("details %+v", d)
 	}
 	// The refused id was not remembered: once there is room it is accepted, not a duplicate.
-	if err := f.rdb.XTrimMaxLen(context.Background(), events.Stream(0), 0).Err(); err != nil {
+	if err := f.rdb.XTrimMaxLen(context.Background(), testenv.Numbered.Stream(0), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if r = post(t, f.url+"/v1/events", "application/json", []byte(`{"id":"x","type":"t","subject":"s"}`)); r.status != 202 {
@@ -102,9 +102,9 @@ func TestScriptReloaded(t *testing.T) {
 // An append that fails inside the script forgets the dedupe key, so the retry is accepted.
 func TestFailedAppendForgetsID(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{Partitions: 1, MaxBacklog: -1})
+	f := newFixture(t, Config{Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}, MaxBacklog: -1})
 	ctx := context.Background()
-	if err := f.rdb.Set(ctx, events.Stream(0), "not a stream", 0).Err(); err != nil {
+	if err := f.rdb.Set(ctx, testenv.Numbered.Stream(0), "not a stream", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	body := []byte(`{"id":"e1","type":"t","subject":"s"}`)
@@ -112,10 +112,10 @@ func TestFailedAppendForgetsID(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || r.err.Details.Results[0].Status != "failed" {
 		t.Fatalf("append into a string: %d %+v", r.status, r.err)
 	}
-	if n := f.rdb.Exists(ctx, events.DedupeKey(0, "t", "s", "e1")).Val(); n != 0 {
+	if n := f.rdb.Exists(ctx, testenv.Numbered.DedupeKey(0, "t", "s", "e1")).Val(); n != 0 {
 		t.Fatalf("dedupe key kept after a failed append")
 	}
-	f.rdb.Del(ctx, events.Stream(0))
+	f.rdb.Del(ctx, testenv.Numbered.Stream(0))
 	if r = post(t, f.url+"/v1/events", "application/json", body); r.status != 202 {
 		t.Fatalf("retry: %d %+v", r.status, r.body)
 	}
@@ -140,7 +140,7 @@ func TestRedisDownThenBack(t *testing.T) {
 	testenv.WaitFor(t, 10*time.Second, "ingest to recover", func() bool {
 		return post(t, f.url+"/v1/events", "application/json", body).status == 202
 	})
-	if n := len(testenv.StoredEvents(t, f.rdb, events.DefaultPartitions)["k1"]); n != 1 {
+	if n := len(testenv.StoredEvents(t, f.rdb, events.DefaultLayout())["k1"]); n != 1 {
 		t.Fatalf("k1 stored %d times", n)
 	}
 }
@@ -148,7 +148,7 @@ func TestRedisDownThenBack(t *testing.T) {
 // Stopping the writer commits every queued request before Run returns.
 func TestWriterDrainsOnStop(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{Partitions: 2})
+	f := newFixture(t, Config{Layout: events.Layout{Partitions: 2, Tags: events.TagsNumbered}})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	acked := map[string]bool{}
@@ -176,7 +176,7 @@ func TestWriterDrainsOnStop(t *testing.T) {
 	<-stopAfter
 	f.stop()
 	wg.Wait()
-	got := testenv.StoredEvents(t, f.rdb, 2)
+	got := testenv.StoredEvents(t, f.rdb, events.Layout{Partitions: 2, Tags: events.TagsNumbered})
 	for id := range acked {
 		if len(got[id]) != 1 {
 			t.Errorf("acked %s stored %d times", id, len(got[id]))
@@ -199,8 +199,8 @@ func postRaw(url, body string) (int, error) {
 // id, which is not dedupe-protected and would count the event twice if sent again.
 func TestLostReplyIsUnconfirmed(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{Partitions: 1})
-	lost := &testenv.LostReply{Match: testenv.ArgsContain(events.Stream(0))}
+	f := newFixture(t, Config{Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}})
+	lost := &testenv.LostReply{Match: testenv.ArgsContain(testenv.Numbered.Stream(0))}
 	lost.Times.Store(1)
 	f.w.rdb.(*redis.Client).AddHook(lost)
 	body := []byte(`[{"id":"k1","type":"t","subject":"s"},{"type":"t","subject":"s"}]`)
@@ -212,7 +212,7 @@ func TestLostReplyIsUnconfirmed(t *testing.T) {
 	if res[0].ID != "k1" || res[0].Status != "failed" || res[1].ID != "" || res[1].Status != "failed" {
 		t.Fatalf("results %+v: want k1 failed with its id, the id-less event failed without one", res)
 	}
-	stored := testenv.StoredEvents(t, f.rdb, 1)
+	stored := testenv.StoredEvents(t, f.rdb, events.Layout{Partitions: 1, Tags: events.TagsNumbered})
 	n := 0
 	for _, entries := range stored {
 		n += len(entries)
@@ -228,7 +228,7 @@ func TestLostReplyIsUnconfirmed(t *testing.T) {
 // Types beyond PULSE_MAX_TYPES are refused with their own code; known types keep flowing.
 func TestMaxTypes(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{Partitions: 1, MaxTypes: 2})
+	f := newFixture(t, Config{Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}, MaxTypes: 2})
 	r := post(t, f.url+"/v1/events", "application/json", []byte(`[{"type":"a","subject":"s"},{"type":"b","subject":"s"},{"type":"c","subject":"s"}]`))
 	if r.status != http.StatusAccepted || r.body.Accepted != 2 || r.body.Results[2].Error == nil || r.body.Results[2].Error.Code != "too_many_types" {
 		t.Fatalf("third type: %d %+v", r.status, r.body)

@@ -58,7 +58,7 @@ func record(t *testing.T, tp *topology) *recorder {
 func (r *recorder) follow(ctx context.Context, p int) {
 	last := "0"
 	for ctx.Err() == nil {
-		res, err := r.tp.direct.XRead(ctx, &redis.XReadArgs{Streams: []string{events.Stream(p), last}, Count: 1000, Block: 200 * time.Millisecond}).Result()
+		res, err := r.tp.direct.XRead(ctx, &redis.XReadArgs{Streams: []string{chaosLayout.Stream(p), last}, Count: 1000, Block: 200 * time.Millisecond}).Result()
 		if err != nil {
 			if !errors.Is(err, redis.Nil) {
 				time.Sleep(100 * time.Millisecond) // Redis restarting: read on when it is back
@@ -87,7 +87,7 @@ func (r *recorder) follow(ctx context.Context, p int) {
 // caughtUp reports whether the recorder has read every entry ever added to the streams.
 func (r *recorder) caughtUp(ctx context.Context) bool {
 	for p := range chaosPartitions {
-		info, err := r.tp.direct.XInfoStream(ctx, events.Stream(p)).Result()
+		info, err := r.tp.direct.XInfoStream(ctx, chaosLayout.Stream(p)).Result()
 		if err != nil {
 			return false
 		}
@@ -130,7 +130,7 @@ func quiet(ctx context.Context, tp *topology, names ...string) bool {
 		}
 	}
 	for p := range chaosPartitions {
-		if !check(events.Stream(p), parts...) {
+		if !check(chaosLayout.Stream(p), parts...) {
 			return false
 		}
 	}
@@ -148,7 +148,7 @@ func quiet(ctx context.Context, tp *topology, names ...string) bool {
 func behind(ctx context.Context, tp *topology, rec *recorder) string {
 	streams := []string{events.FailedStream, events.RejectedStream}
 	for p := range chaosPartitions {
-		streams = append(streams, events.Stream(p))
+		streams = append(streams, chaosLayout.Stream(p))
 	}
 	var out []string
 	for _, s := range streams {
@@ -168,13 +168,13 @@ func behind(ctx context.Context, tp *topology, rec *recorder) string {
 		// More read than added means Redis lost entries after serving them (a restart that
 		// lost the end of its AOF); fewer, that the recorder skipped some.
 		for p := range chaosPartitions {
-			info, err := tp.direct.XInfoStream(ctx, events.Stream(p)).Result()
+			info, err := tp.direct.XInfoStream(ctx, chaosLayout.Stream(p)).Result()
 			rec.mu.Lock()
 			read := rec.read[p]
 			rec.mu.Unlock()
 			if err == nil && read != info.EntriesAdded {
 				out = append(out, fmt.Sprintf("the recorder read %d entries of %s, which has had %d (last id %s)",
-					read, events.Stream(p), info.EntriesAdded, info.LastGeneratedID))
+					read, chaosLayout.Stream(p), info.EntriesAdded, info.LastGeneratedID))
 			}
 		}
 	}
@@ -290,7 +290,7 @@ func checkCounts(t *testing.T, tp *topology, kept map[[2]string][]events.Event) 
 	t.Helper()
 	ctx := context.Background()
 	ws, _ := events.ParseWindows(events.DefaultWindows)
-	r := counter.NewReader(tp.direct, chaosPartitions, ws)
+	r := counter.NewReader(tp.direct, chaosLayout, ws)
 	subjects := make([]string, chaosSubjects)
 	for i := range subjects {
 		subjects[i] = fmt.Sprintf("v%d", i)

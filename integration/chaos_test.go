@@ -21,6 +21,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/testenv"
 )
 
@@ -62,6 +63,9 @@ const (
 	chaosSubjects   = 120
 	chaosTimeout    = time.Second // PULSE_REDIS_TIMEOUT: replies later than this are lost ones
 )
+
+// chaosLayout is the deployments': new ones, so balanced tags.
+var chaosLayout = events.Layout{Partitions: chaosPartitions, Tags: events.TagsBalanced}
 
 var chaosTypes = []string{"video_liked", "video_viewed"}
 

@@ -65,7 +65,7 @@ func TestClientRetriesAreSafe(t *testing.T) {
 	}
 	wg.Wait()
 
-	stored := testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)
+	stored := testenv.StoredEvents(t, p.Redis.Client(), p.Layout)
 	if len(sent) != senders*batches*size {
 		t.Fatalf("%d distinct ids sent, want %d", len(sent), senders*batches*size)
 	}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pulsehq/pulse/cmd/pulse/app"
-	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/testenv"
 )
 
@@ -73,7 +73,7 @@ func TestClusterIngestIsNeverResent(t *testing.T) {
 	rdb := cl.Client(t)
 	ctx := context.Background()
 	count := func(typ, subject string) int {
-		msgs, err := rdb.XRange(ctx, events.Stream(events.Partition(typ, subject, events.DefaultPartitions)), "-", "+").Result()
+		msgs, err := rdb.XRange(ctx, p.Layout.Stream(p.Layout.Partition(typ, subject)), "-", "+").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,5 +120,49 @@ func TestClusterFromOneSeed(t *testing.T) {
 	defer cancel()
 	if _, err := app.New(ctx, cfg, Logger(t)); err == nil || !strings.Contains(err.Error(), "database 0") {
 		t.Errorf("app.New on a cluster with database 1: %v, want a refusal", err)
+	}
+}
+
+// The default partitions spread within one of each other over the masters of a cluster made
+// by redis-cli, in the plan (pulse cluster plan) and in fact: each master holds the streams
+// the plan gives it.
+func TestClusterPartitionsBalanced(t *testing.T) {
+	t.Parallel()
+	cl := testenv.StartCluster(t, testenv.ClusterOptions{})
+	p := StartOn(t, cl.URL(), nil)
+	ctx := context.Background()
+	plan, err := app.ClusterPlan(ctx, p.Config, Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	plan.Write(&out)
+	t.Logf("pulse cluster plan:\n%s", out.String())
+	if !plan.Recorded || plan.Layout != p.Layout || len(plan.Masters) != 3 {
+		t.Fatalf("plan of %+v: %+v", p.Layout, plan)
+	}
+	lo, hi, total := p.Layout.Partitions, 0, 0
+	for _, m := range plan.Masters {
+		lo, hi, total = min(lo, len(m.Partitions)), max(hi, len(m.Partitions)), total+len(m.Partitions)
+		node := cl.Node(m.Addr)
+		if node == nil {
+			t.Fatalf("the plan names %s, not a node of the cluster", m.Addr)
+		}
+		var want []string
+		for _, part := range m.Partitions {
+			want = append(want, p.Layout.Stream(part))
+		}
+		got, err := node.Client().Keys(ctx, "pulse:*:events").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("master %s holds the streams %v, the plan says %v", m.Addr, got, want)
+		}
+	}
+	if total != p.Layout.Partitions || hi-lo > 1 {
+		t.Errorf("%d partitions placed, %d to %d per master", total, lo, hi)
 	}
 }

@@ -15,7 +15,6 @@ import (
 
 	api "github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/cmd/pulse/app"
-	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
 	"github.com/pulsehq/pulse/internal/testenv"
 )
@@ -173,7 +172,7 @@ func TestFailuresAPI(t *testing.T) {
 	// Two malformed entries the counter gives up on (dead letters), and an ingest rejection,
 	// which is kept apart.
 	for _, id := range []string{"x", "y"} {
-		bad := &redis.XAddArgs{Stream: events.Stream(1), Values: []string{"id", id, "type", "video_liked", "subject", "v", "time", "soon", "recv", "1"}}
+		bad := &redis.XAddArgs{Stream: p.Layout.Stream(1), Values: []string{"id", id, "type", "video_liked", "subject", "v", "time", "soon", "recv", "1"}}
 		if err := rdb.XAdd(ctx, bad).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +226,7 @@ func TestRejectedInputNeverEvictsDeadLetters(t *testing.T) {
 	p := counterPulse(t, func(c *app.Config) { c.Consumers.FailedMaxLen, c.Ingest.RejectedMaxLen = 1000, 1000 })
 	rdb := p.Redis.Client()
 	ctx := t.Context()
-	bad := &redis.XAddArgs{Stream: events.Stream(1), Values: []string{"id", "x", "type", "video_liked", "subject", "v", "time", "soon", "recv", "1"}}
+	bad := &redis.XAddArgs{Stream: p.Layout.Stream(1), Values: []string{"id", "x", "type", "video_liked", "subject", "v", "time", "soon", "recv", "1"}}
 	if err := rdb.XAdd(ctx, bad).Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,9 @@ const (
 
 var oracleTypes = []string{"video_liked", "video_viewed"}
 
+// oracleLayout is the deployments': new ones, so balanced tags.
+var oracleLayout = events.Layout{Partitions: oraclePartitions, Tags: events.TagsBalanced}
+
 // TestCounterOracle posts ≥ 50,000 events (Zipf-skewed over 600 subjects per type, times from
 // 12 s ago to 2.5 s ahead, 5% repeated client ids) through the ingest API while three
 // in-process counters are cancelled and restarted at random and a fourth, a separate pulse
@@ -120,7 +123,7 @@ func TestCounterOracle(t *testing.T) {
 	testenv.WaitFor(t, 90*time.Second, "every entry applied", func() bool { return drained(t, rdb, o.accepted) })
 	t.Logf("drained %s after the start; %d counter restarts", time.Since(start).Round(time.Millisecond), churn.restarts.Load())
 
-	r := counter.NewReader(rdb, oraclePartitions, ws)
+	r := counter.NewReader(rdb, oracleLayout, ws)
 	ctx := context.Background()
 	for _, typ := range oracleTypes {
 		o.checkWindows(t, r, typ, ws)
@@ -352,7 +355,7 @@ func drained(t *testing.T, rdb *redis.Client, n int) bool {
 	t.Helper()
 	var read, pending int64
 	for p := range oraclePartitions {
-		gs, err := rdb.XInfoGroups(context.Background(), events.Stream(p)).Result()
+		gs, err := rdb.XInfoGroups(context.Background(), oracleLayout.Stream(p)).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -384,7 +387,7 @@ func startChurn(t *testing.T, rdb *redis.Client, ws []events.Window, n int) *chu
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
 			cfg := counter.Config{
-				Partitions: oraclePartitions, Windows: ws, MaxFuture: oracleMaxFuture, Tick: 100 * time.Millisecond,
+				Layout: oracleLayout, Windows: ws, MaxFuture: oracleMaxFuture, Tick: 100 * time.Millisecond,
 				Group: consumers.Config{
 					Consumer: fmt.Sprintf("c%d", i+1), Block: 100 * time.Millisecond,
 					ClaimIdle: time.Second, RetryDelay: 100 * time.Millisecond,
@@ -475,7 +478,7 @@ func (p *counterProcess) kill(t *testing.T, rdb *redis.Client) {
 	name, _ := os.Hostname()
 	held := func() (found bool, n int64) {
 		for part := range oraclePartitions {
-			cs, _ := rdb.XInfoConsumers(context.Background(), events.Stream(part), events.GroupCounter).Result()
+			cs, _ := rdb.XInfoConsumers(context.Background(), oracleLayout.Stream(part), events.GroupCounter).Result()
 			for _, c := range cs {
 				if c.Name == name {
 					found = true

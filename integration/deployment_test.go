@@ -75,8 +75,51 @@ func TestMisconfiguredProcessRefusesToStart(t *testing.T) {
 	if after := keysAndLengths(t, rdb); !slices.Equal(after, before) {
 		t.Errorf("the refused processes wrote to Redis:\nbefore %v\nafter  %v", before, after)
 	}
-	if got := rdb.HGet(ctx, events.MetaKey, "partitions").Val(); got != "8" {
-		t.Errorf("recorded partitions %q, want 8", got)
+	if got := rdb.HGet(ctx, events.MetaKey, "partitions").Val(); got != fmt.Sprint(events.DefaultPartitions) {
+		t.Errorf("recorded partitions %q, want %d", got, events.DefaultPartitions)
+	}
+}
+
+// A deployment recorded before tag schemes existed keeps its numbered keys ({p3}); a new one
+// records balanced tags. Each learns its scheme from pulse:meta, not from its configuration.
+func TestDeploymentKeepsItsTags(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	old := testenv.StartRedis(t)
+	// What the previous version recorded: partitions and windows, no tags.
+	if err := old.Client().HSet(ctx, events.MetaKey, "partitions", "8", "windows", "60,300,600").Err(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := testenv.StartRedis(t)
+	for _, tc := range []struct {
+		name   string
+		redis  *testenv.Redis
+		tune   func(*app.Config)
+		want   events.Tags
+		stream string
+	}{
+		{"recorded before tags", old, func(c *app.Config) { c.Partitions = 8 }, events.TagsNumbered, "pulse:{p%d}:events"},
+		{"new", fresh, nil, events.TagsBalanced, "pulse:{p%d.*}:events"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Start(t, tc.redis, tc.tune)
+			if p.Layout.Tags != tc.want {
+				t.Fatalf("layout %+v, want %s tags", p.Layout, tc.want)
+			}
+			post(t, p, ev("video_liked", "v1"))
+			rdb := tc.redis.Client()
+			part := p.Layout.Partition("video_liked", "v1")
+			if n := len(testenv.StoredEvents(t, rdb, p.Layout)); n != 1 {
+				t.Errorf("%d events stored, want 1", n)
+			}
+			keys, _ := rdb.Keys(ctx, fmt.Sprintf(tc.stream, part)).Result()
+			if len(keys) != 1 {
+				t.Errorf("streams named %s: %v", fmt.Sprintf(tc.stream, part), keys)
+			}
+			if got := rdb.HGet(ctx, events.MetaKey, "tags").Val(); got != string(tc.want) {
+				t.Errorf("recorded tags %q, want %s", got, tc.want)
+			}
+		})
 	}
 }
 

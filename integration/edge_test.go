@@ -204,7 +204,7 @@ func TestEdgeCrossSiteWrites(t *testing.T) {
 	}
 	// Exactly the two events and the like that were accepted are stored: nothing refused got in.
 	stored := 0
-	for _, evs := range testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions) {
+	for _, evs := range testenv.StoredEvents(t, p.Redis.Client(), p.Layout) {
 		stored += len(evs)
 	}
 	if stored != 2 {

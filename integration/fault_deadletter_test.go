@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"testing"
@@ -25,7 +24,7 @@ func TestFaultDeadLetters(t *testing.T) {
 	eachTopology(t, "", func(t *testing.T, tp *topology) {
 		d := deploy(t, tp)
 		ctx := context.Background()
-		broken := fmt.Sprintf("pulse:{p%d}:c:top:60:video_viewed", events.Partition("video_viewed", "v0", chaosPartitions))
+		broken := chaosLayout.Prefix(chaosLayout.Partition("video_viewed", "v0")) + "c:top:60:video_viewed"
 		if err := tp.direct.Set(ctx, broken, "not a sorted set", 0).Err(); err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pulsehq/pulse/cmd/pulse/app"
+	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/testenv"
 )
 
@@ -23,6 +24,7 @@ type Pulse struct {
 	URL    string         // http://127.0.0.1:port
 	Redis  *testenv.Redis // nil on a cluster
 	Config app.Config
+	Layout events.Layout // the deployment's, as the App learned it
 	stop   context.CancelFunc
 	done   chan error
 }
@@ -63,7 +65,7 @@ func StartOn(t testing.TB, url string, tune func(*app.Config)) *Pulse {
 		cancel()
 		t.Fatalf("app.New: %v", err)
 	}
-	p := &Pulse{Config: cfg, stop: cancel, done: make(chan error, 1)}
+	p := &Pulse{Config: cfg, Layout: a.Layout(), stop: cancel, done: make(chan error, 1)}
 	go func() { p.done <- a.Run(ctx) }()
 	p.URL = "http://" + a.Addr()
 	t.Cleanup(func() {

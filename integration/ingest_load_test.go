@@ -78,7 +78,7 @@ func TestIngestConcurrentClients(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	got := testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)
+	got := testenv.StoredEvents(t, p.Redis.Client(), p.Layout)
 	total := 0
 	for id, copies := range got {
 		if len(copies) != 1 {
@@ -135,7 +135,7 @@ func TestIngestGracefulShutdown(t *testing.T) {
 		t.Fatalf("stop: %v", err)
 	}
 	wg.Wait()
-	got := testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)
+	got := testenv.StoredEvents(t, p.Redis.Client(), p.Layout)
 	for _, id := range acked {
 		if len(got[id]) != 1 {
 			t.Errorf("acked %s stored %d times", id, len(got[id]))

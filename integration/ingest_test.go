@@ -94,7 +94,7 @@ func TestIngestContentTypes(t *testing.T) {
 			}
 		}
 	}
-	got := testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)
+	got := testenv.StoredEvents(t, p.Redis.Client(), p.Layout)
 	for _, tc := range cases {
 		for _, id := range tc.ids {
 			if len(got[id]) != 1 {
@@ -123,7 +123,7 @@ func TestIngestPartialBatchAndDuplicates(t *testing.T) {
 		t.Fatalf("same id again: %d %+v", a.Status, a)
 	}
 	rdb := p.Redis.Client()
-	if n := len(testenv.StoredEvents(t, rdb, p.Config.Partitions)["e-7"]); n != 1 {
+	if n := len(testenv.StoredEvents(t, rdb, p.Layout)["e-7"]); n != 1 {
 		t.Fatalf("e-7 stored %d times", n)
 	}
 	if n := rdb.XLen(context.Background(), events.RejectedStream).Val(); n != 1 {
@@ -192,7 +192,7 @@ func TestIngestLike(t *testing.T) {
 	if a.Status != 202 || a.Results[0].ID != "like-1" {
 		t.Fatalf("like: %d %+v", a.Status, a)
 	}
-	e := testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)["like-1"]
+	e := testenv.StoredEvents(t, p.Redis.Client(), p.Layout)["like-1"]
 	if len(e) != 1 || e[0].Type != "video_liked" || e[0].Subject != "video-42" {
 		t.Fatalf("stored %+v", e)
 	}
@@ -217,7 +217,7 @@ func TestIngestRedisOutage(t *testing.T) {
 		a, err := ingestTry(p.URL+"/v1/events", "application/json", body)
 		return err == nil && a.Status == 202
 	})
-	if n := len(testenv.StoredEvents(t, p.Redis.Client(), p.Config.Partitions)["o-1"]); n != 1 {
+	if n := len(testenv.StoredEvents(t, p.Redis.Client(), p.Layout)["o-1"]); n != 1 {
 		t.Fatalf("o-1 stored %d times", n)
 	}
 }

@@ -59,7 +59,7 @@ func TestSearchMeilisearchOutage(t *testing.T) {
 	testenv.WaitFor(t, 30*time.Second, "entries pending past the claim idle time", func() bool {
 		var pending int64
 		for part := range 4 {
-			if x, err := rdb.XPending(context.Background(), events.Stream(part), events.GroupIndexer).Result(); err == nil {
+			if x, err := rdb.XPending(context.Background(), p.Layout.Stream(part), events.GroupIndexer).Result(); err == nil {
 				pending += x.Count
 			}
 		}

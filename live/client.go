@@ -134,7 +134,7 @@ func (c *client) subscribe(s spec) *events.Error {
 	for _, name := range s.subjects {
 		sub.subjects = append(sub.subjects, &subjectState{
 			sub: sub, name: name, json: quote(name),
-			part:   events.Partition(s.typ, name, h.cfg.Partitions),
+			part:   h.cfg.Layout.Partition(s.typ, name),
 			counts: make([]int64, len(h.cfg.Windows)),
 		})
 	}

@@ -14,12 +14,12 @@ import (
 	"github.com/pulsehq/pulse/internal/events"
 )
 
-// Config tunes a Hub. Windows and Partitions describe the deployment and are required; every
+// Config tunes a Hub. Windows describe the deployment and are required; every
 // other zero field means its default (DefaultConfig), and a negative one is refused unless its
 // comment says what it means.
 type Config struct {
-	Windows    []events.Window // the counts' windows, in wire order
-	Partitions int             // N of the deployment: a subject's partition orders its changes
+	Windows []events.Window // the counts' windows, in wire order
+	Layout  events.Layout   // of the deployment: a subject's partition orders its changes
 
 	// Interval is the least time between two frames of one subscription. Changes in between
 	// are conflated: the next frame carries only the latest counts.
@@ -63,9 +63,10 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
-// DefaultConfig is a Hub's defaults (Windows and Partitions have none).
+// DefaultConfig is a Hub's defaults (Windows have none).
 func DefaultConfig() Config {
 	return Config{
+		Layout:           events.DefaultLayout(),
 		Interval:         100 * time.Millisecond,
 		PingInterval:     5 * time.Second,
 		SlowTimeout:      5 * time.Second,
@@ -86,12 +87,12 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Windows) == 0 {
 		return c, errors.New("live: no windows configured")
 	}
-	if err := events.CheckPartitions(c.Partitions); err != nil {
-		return c, fmt.Errorf("live: %w", err)
-	}
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if err := mergo.Merge(&c, DefaultConfig()); err != nil {
 		return c, err
+	}
+	if err := c.Layout.Check(); err != nil {
+		return c, fmt.Errorf("live: %w", err)
 	}
 	var negative []string
 	for name, v := range map[string]int64{

@@ -3,13 +3,15 @@ package live
 import (
 	"strings"
 	"testing"
+
+	"github.com/pulsehq/pulse/internal/events"
 )
 
 // A zero setting takes its default, a negative one is refused, except the connection caps,
 // where negative means none.
 func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
-	base := Config{Windows: testWindows, Partitions: testPartitions}
+	base := Config{Windows: testWindows, Layout: events.Layout{Partitions: testPartitions, Tags: events.TagsNumbered}}
 	for _, tc := range []struct {
 		name    string
 		tune    func(*Config)
@@ -24,7 +26,7 @@ func TestConfigDefaults(t *testing.T) {
 		{name: "negative caps: none", tune: func(c *Config) { c.MaxConns, c.MaxConnsPerAddr = -1, -1 }, check: func(c Config) bool { return c.MaxConns < 0 && c.MaxConnsPerAddr < 0 }},
 		{name: "negative refused", tune: func(c *Config) { c.SlowTimeout, c.ErrorBudget = -1, -1 }, wantErr: "[ErrorBudget SlowTimeout]"},
 		{name: "no windows", tune: func(c *Config) { c.Windows = nil }, wantErr: "no windows"},
-		{name: "partitions", tune: func(c *Config) { c.Partitions = 0 }, wantErr: "partitions"},
+		{name: "partitions", tune: func(c *Config) { c.Layout.Partitions = -1 }, wantErr: "partitions"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -28,7 +28,7 @@ func NewFeed(rdb redis.UniversalClient, hub *Hub) *Feed {
 
 // Run follows every partition until ctx ends.
 func (f *Feed) Run(ctx context.Context) error {
-	n := f.hub.cfg.Partitions
+	n := f.hub.cfg.Layout.Partitions
 	var groups [][]int
 	if _, cluster := f.rdb.(*redis.ClusterClient); cluster {
 		// One SSUBSCRIBE names channels of one slot: a subscription per partition.
@@ -53,7 +53,7 @@ func (f *Feed) follow(ctx context.Context, parts []int) error {
 	fl := &follower{f: f, byChannel: make(map[string]int, len(parts)), last: make(map[int]int64, len(parts))}
 	channels := make([]string, len(parts))
 	for i, p := range parts {
-		channels[i] = events.Changes(p)
+		channels[i] = f.hub.cfg.Layout.Changes(p)
 		fl.byChannel[channels[i]] = p
 	}
 	ps := f.rdb.SSubscribe(ctx, channels...)

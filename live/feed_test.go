@@ -38,7 +38,7 @@ func startFeed(t *testing.T, h *testHub) (*testenv.Redis, *redis.Client) {
 func spublish(t *testing.T, rdb *redis.Client, cs *events.ChangeSet) {
 	t.Helper()
 	b, _ := json.Marshal(cs)
-	if err := rdb.SPublish(context.Background(), events.Changes(cs.Partition), b).Err(); err != nil {
+	if err := rdb.SPublish(context.Background(), testenv.Numbered.Changes(cs.Partition), b).Err(); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -94,7 +94,7 @@ func TestFeedSkipsBadMessages(t *testing.T) {
 	c.next()
 	cs := h.src.set("t", "a", 7, 7, 7)
 	ctx := context.Background()
-	if err := rdb.SPublish(ctx, events.Changes(cs.Partition), "not json").Err(); err != nil {
+	if err := rdb.SPublish(ctx, testenv.Numbered.Changes(cs.Partition), "not json").Err(); err != nil {
 		t.Fatal(err)
 	}
 	wrong := *cs

@@ -148,7 +148,7 @@ type testHub struct {
 func startHub(t testing.TB, tune func(*Config)) *testHub {
 	t.Helper()
 	// No connection caps unless a test sets them: every client here has one address.
-	cfg := Config{Windows: testWindows, Partitions: testPartitions, Interval: 10 * time.Millisecond, MaxConns: -1, MaxConnsPerAddr: -1}
+	cfg := Config{Windows: testWindows, Layout: events.Layout{Partitions: testPartitions, Tags: events.TagsNumbered}, Interval: 10 * time.Millisecond, MaxConns: -1, MaxConnsPerAddr: -1}
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -37,7 +37,7 @@ type discardSink struct{}
 func newBareHub(t testing.TB, interval time.Duration) (*Hub, *memSource) {
 	t.Helper()
 	src := newMemSource()
-	h, err := New(src, Config{Windows: testWindows, Partitions: testPartitions, Interval: interval,
+	h, err := New(src, Config{Windows: testWindows, Layout: events.Layout{Partitions: testPartitions, Tags: events.TagsNumbered}, Interval: interval,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -148,12 +148,12 @@ func TestConfigValidation(t *testing.T) {
 		cfg  Config
 		ok   bool
 	}{
-		{"ok", Config{Windows: testWindows, Partitions: 1}, true},
-		{"no windows", Config{Partitions: 1}, false},
-		{"no partitions", Config{Windows: testWindows}, false},
-		{"bad origin pattern", Config{Windows: testWindows, Partitions: 1, AllowedOrigins: []string{"[x"}}, false},
-		{"negative interval", Config{Windows: testWindows, Partitions: 1, Interval: -1}, false},
-		{"negative budget", Config{Windows: testWindows, Partitions: 1, ErrorBudget: -1}, false},
+		{"ok", Config{Windows: testWindows, Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}}, true},
+		{"no windows", Config{Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}}, false},
+		{"bad partitions", Config{Windows: testWindows, Layout: events.Layout{Partitions: -1}}, false},
+		{"bad origin pattern", Config{Windows: testWindows, Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}, AllowedOrigins: []string{"[x"}}, false},
+		{"negative interval", Config{Windows: testWindows, Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}, Interval: -1}, false},
+		{"negative budget", Config{Windows: testWindows, Layout: events.Layout{Partitions: 1, Tags: events.TagsNumbered}, ErrorBudget: -1}, false},
 	} {
 		_, err := New(newMemSource(), tc.cfg)
 		if (err == nil) != tc.ok {

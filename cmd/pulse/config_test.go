@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pulsehq/pulse/internal/events"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -20,7 +22,7 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "defaults",
 			check: func(t *testing.T, c configView) {
-				if c.addr != ":8080" || c.partitions != 8 || c.redis != "redis://127.0.0.1:6379/0" || !slices.Equal(c.roles, []string{"all"}) {
+				if c.addr != ":8080" || c.partitions != events.DefaultPartitions || c.redis != "redis://127.0.0.1:6379/0" || !slices.Equal(c.roles, []string{"all"}) {
 					t.Errorf("defaults: %+v", c)
 				}
 			},

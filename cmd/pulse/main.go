@@ -31,6 +31,7 @@ const usage = `usage: pulse <command> [flags]
 commands:
   serve     run roles (all in one process by default; --roles ingest,counter,live,indexer)
   health    check a running pulse's /readyz (exit 1 when not ready)
+  cluster   cluster plan: which Redis master holds which partitions
   bench     load a running pulse and measure throughput, end-to-end latency and drift
   version   print the version
 `
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stderr)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr)
+	case "cluster":
+		return cluster(ctx, args[1:], getenv, stdout, stderr)
 	case "health":
 		return health(ctx, args[1:], getenv, stdout)
 	case "version", "--version", "-version":

@@ -63,9 +63,9 @@ type groupKey struct {
 // plan lays out a batch for counter.lua. Entries are grouped by (type, subject, second), so the
 // script writes once per group; every key the script may touch is in KEYS, each once.
 func (c *Counter) plan(p int, ds []decoded) *applyCall {
-	k := keysOf(p)
+	k := keysOf(c.cfg.Layout, p)
 	call := &applyCall{pos: make([]int, 0, len(ds))}
-	call.keys = append(make([]string, 0, 8+2*len(ds)), events.Stream(p), k.cursor(), k.version(), k.due())
+	call.keys = append(make([]string, 0, 8+2*len(ds)), c.cfg.Layout.Stream(p), k.cursor(), k.version(), k.due())
 	index := map[string]int{}
 	key := func(name string) int {
 		i, ok := index[name]
@@ -78,7 +78,7 @@ func (c *Counter) plan(p int, ds []decoded) *applyCall {
 	}
 
 	args := make([]any, 0, 16+4*len(ds))
-	args = append(args, events.GroupCounter, events.Changes(p), p, int64(c.cfg.HistoryRetention/time.Second), len(c.wsec))
+	args = append(args, events.GroupCounter, c.cfg.Layout.Changes(p), p, int64(c.cfg.HistoryRetention/time.Second), len(c.wsec))
 	for _, w := range c.wsec {
 		args = append(args, w)
 	}
@@ -112,7 +112,7 @@ func (c *Counter) plan(p int, ds []decoded) *applyCall {
 		}
 		dead := 0
 		if d.replayOf != "" {
-			dead = key(consumers.DeadMarker(events.Stream(p), events.GroupCounter, d.replayOf))
+			dead = key(consumers.DeadMarker(c.cfg.Layout.Stream(p), events.GroupCounter, d.replayOf))
 		}
 		entryArgs = append(entryArgs, d.id, g, dead)
 		call.pos = append(call.pos, d.pos)

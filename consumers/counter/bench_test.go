@@ -105,7 +105,7 @@ func benchRedis(b testing.TB) *redis.Client {
 	rdb := redis.NewClient(opt)
 	b.Cleanup(func() { _ = rdb.Close() })
 	for p := range benchPartitions {
-		if err := rdb.XGroupCreateMkStream(context.Background(), events.Stream(p), events.GroupCounter, "0").Err(); err != nil {
+		if err := rdb.XGroupCreateMkStream(context.Background(), testenv.Numbered.Stream(p), events.GroupCounter, "0").Err(); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -130,7 +130,7 @@ func fill(b testing.TB, rdb *redis.Client, rng *rand.Rand, n, subjects int, spre
 
 func addEvent(ctx context.Context, pipe redis.Pipeliner, i int, subject string, at int64) {
 	ev := events.Event{ID: "b" + strconv.Itoa(i), Type: "video_liked", Subject: subject, Time: at, Received: time.Now().UnixMilli()}
-	pipe.XAdd(ctx, &redis.XAddArgs{Stream: events.Stream(events.Partition(ev.Type, ev.Subject, benchPartitions)), Values: ev.Values()})
+	pipe.XAdd(ctx, &redis.XAddArgs{Stream: testenv.Numbered.Stream(events.Partition(ev.Type, ev.Subject, benchPartitions)), Values: ev.Values()})
 }
 
 func mustExec(b testing.TB, pipe redis.Pipeliner) {
@@ -147,9 +147,9 @@ func drain(b testing.TB, rdb *redis.Client, n, want int) {
 	var wg sync.WaitGroup
 	for i := range n {
 		c, err := counter.New(rdb, counter.Config{
-			Partitions: benchPartitions,
-			Group:      consumers.Config{Consumer: fmt.Sprintf("bench-%d", i), Block: 20 * time.Millisecond},
-			Logger:     quiet,
+			Layout: events.Layout{Partitions: benchPartitions, Tags: events.TagsNumbered},
+			Group:  consumers.Config{Consumer: fmt.Sprintf("bench-%d", i), Block: 20 * time.Millisecond},
+			Logger: quiet,
 		})
 		if err != nil {
 			b.Fatal(err)
@@ -163,7 +163,7 @@ func drain(b testing.TB, rdb *redis.Client, n, want int) {
 	for {
 		var read, pending int64
 		for p := range benchPartitions {
-			gs, err := rdb.XInfoGroups(ctx, events.Stream(p)).Result()
+			gs, err := rdb.XInfoGroups(ctx, testenv.Numbered.Stream(p)).Result()
 			if err != nil {
 				b.Fatal(err)
 			}

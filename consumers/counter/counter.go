@@ -29,8 +29,8 @@ import (
 
 // Config configures a Counter. A zero field means its default (DefaultConfig).
 type Config struct {
-	// Partitions is the number of partition streams.
-	Partitions int
+	// Layout names the partition streams and their keys.
+	Layout events.Layout
 	// Windows are the rolling windows, shortest first. They are recorded in Redis on first
 	// start: a deployment cannot change them afterwards (the leaderboards of other windows
 	// would be wrong), and a counter configured otherwise refuses to start.
@@ -42,7 +42,7 @@ type Config struct {
 	MaxFuture time.Duration
 	// Tick is the period of expiry without new events.
 	Tick time.Duration
-	// Group configures the consumer group; the counter sets its Group, Partitions, Stage and
+	// Group configures the consumer group; the counter sets its Group, Layout, Stage and
 	// DeadMarkerTTL.
 	Group   consumers.Config
 	Logger  *slog.Logger
@@ -57,7 +57,7 @@ func DefaultConfig() Config {
 	g := consumers.DefaultConfig()
 	g.Count = 1000
 	return Config{
-		Partitions:       events.DefaultPartitions,
+		Layout:           events.DefaultLayout(),
 		Windows:          ws,
 		HistoryRetention: 7 * 24 * time.Hour,
 		MaxFuture:        events.DefaultMaxFuture,
@@ -78,7 +78,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	var errs []error
-	if err := events.CheckPartitions(c.Partitions); err != nil {
+	if err := c.Layout.Check(); err != nil {
 		errs = append(errs, err)
 	}
 	for i, w := range c.Windows {
@@ -89,7 +89,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.HistoryRetention < time.Hour || c.MaxFuture < 0 || c.Tick < time.Millisecond {
 		errs = append(errs, errors.New("history retention must be ≥ 1h, max future ≥ 0 and tick ≥ 1ms"))
 	}
-	c.Group.Group, c.Group.Partitions, c.Group.Stage = events.GroupCounter, c.Partitions, "counter"
+	c.Group.Group, c.Group.Layout, c.Group.Stage = events.GroupCounter, c.Layout, "counter"
 	// A replay counts an entry by consuming its dead marker: the marker must outlive any delay
 	// before an operator replays (a marker gone would make the replay count nothing).
 	c.Group.DeadMarkerTTL = -1
@@ -115,7 +115,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Counter, error) {
 		return nil, fmt.Errorf("counter config: %w", err)
 	}
 	c := &Counter{rdb: rdb, cfg: cfg, wsec: windowSeconds(cfg.Windows), metrics: newMetrics(cfg.Metrics)}
-	c.settler = &settler{rdb: rdb, wsec: c.wsec, log: cfg.Logger, onPublish: c.metrics.published.WithLabelValues("expiry").Inc}
+	c.settler = &settler{rdb: rdb, layout: cfg.Layout, wsec: c.wsec, log: cfg.Logger, onPublish: c.metrics.published.WithLabelValues("expiry").Inc}
 	if c.group, err = consumers.New(rdb, cfg.Group, c); err != nil {
 		return nil, err
 	}
@@ -124,8 +124,8 @@ func New(rdb redis.UniversalClient, cfg Config) (*Counter, error) {
 
 // Run checks the deployment's windows, then consumes and expires until ctx ends.
 func (c *Counter) Run(ctx context.Context) error {
-	d := events.Deployment{Partitions: c.cfg.Partitions, Windows: c.cfg.Windows}
-	if err := d.Await(ctx, c.rdb, c.cfg.Logger); err != nil {
+	d := events.Deployment{Layout: c.cfg.Layout, Windows: c.cfg.Windows}
+	if _, err := d.Await(ctx, c.rdb, c.cfg.Logger); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -133,7 +133,7 @@ func (c *Counter) Run(ctx context.Context) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.group.Run(ctx) })
-	g.Go(func() error { return c.settler.run(ctx, c.cfg.Partitions, c.cfg.Tick) })
+	g.Go(func() error { return c.settler.run(ctx, c.cfg.Tick) })
 	return g.Wait()
 }
 

@@ -32,11 +32,16 @@ type env struct {
 	seq     int
 }
 
+// layout is the env's: numbered tags, so that keys read as partitions ("pulse:{p0}:…").
+func (e *env) layout() events.Layout {
+	return events.Layout{Partitions: e.n, Tags: events.TagsNumbered}
+}
+
 func newEnv(t *testing.T, partitions int, windows string) *env {
 	t.Helper()
 	rdb := testenv.StartRedis(t).Client()
 	for p := range partitions {
-		if err := rdb.XGroupCreateMkStream(context.Background(), events.Stream(p), events.GroupCounter, "0").Err(); err != nil {
+		if err := rdb.XGroupCreateMkStream(context.Background(), testenv.Numbered.Stream(p), events.GroupCounter, "0").Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -51,10 +56,10 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func (e *env) config(consumer string) counter.Config {
 	return counter.Config{
-		Partitions: e.n,
-		Windows:    e.windows,
-		MaxFuture:  5 * time.Second,
-		Tick:       50 * time.Millisecond,
+		Layout:    e.layout(),
+		Windows:   e.windows,
+		MaxFuture: 5 * time.Second,
+		Tick:      50 * time.Millisecond,
 		Group: consumers.Config{
 			Consumer: consumer, Block: 50 * time.Millisecond, ClaimIdle: 500 * time.Millisecond,
 			MaxDeliveries: 3, RetryDelay: 50 * time.Millisecond,
@@ -95,7 +100,7 @@ func (e *env) add(typ, subject string, at int64) string {
 	e.t.Helper()
 	e.seq++
 	ev := events.Event{ID: fmt.Sprintf("e%d", e.seq), Type: typ, Subject: subject, Time: at, Received: e.now()}
-	return e.addValues(events.Stream(events.Partition(typ, subject, e.n)), ev.Values())
+	return e.addValues(testenv.Numbered.Stream(events.Partition(typ, subject, e.n)), ev.Values())
 }
 
 func (e *env) addValues(stream string, values []string) string {
@@ -110,7 +115,7 @@ func (e *env) addValues(stream string, values []string) string {
 func (e *env) pending() int64 {
 	var n int64
 	for p := range e.n {
-		gi, err := e.rdb.XInfoGroups(context.Background(), events.Stream(p)).Result()
+		gi, err := e.rdb.XInfoGroups(context.Background(), testenv.Numbered.Stream(p)).Result()
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -145,7 +150,7 @@ func TestCountsAtOnceAndDecay(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 2, "2s,4s,8s")
 	e.start(e.config("c1"))
-	r := counter.NewReader(e.rdb, e.n, e.windows)
+	r := counter.NewReader(e.rdb, e.layout(), e.windows)
 	now := e.now()
 	for _, ago := range []int64{1500, 3000, 6000, 10000} {
 		e.add("video_liked", "v1", now-ago)
@@ -168,7 +173,7 @@ func TestWindowBoundaries(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 2, "1s,2s,3s")
 	e.start(e.config("c1"))
-	r := counter.NewReader(e.rdb, e.n, e.windows)
+	r := counter.NewReader(e.rdb, e.layout(), e.windows)
 	now := e.now()
 	var subjects []string
 	times := map[string][]int64{}
@@ -200,7 +205,7 @@ func TestWindowBoundaries(t *testing.T) {
 func TestChangesArePublished(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 1, "1s,2s")
-	sub := e.rdb.SSubscribe(context.Background(), events.Changes(0))
+	sub := e.rdb.SSubscribe(context.Background(), testenv.Numbered.Changes(0))
 	t.Cleanup(func() { _ = sub.Close() })
 	if _, err := sub.Receive(context.Background()); err != nil {
 		t.Fatal(err)
@@ -250,7 +255,7 @@ func TestTopAndHistory(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 4, "10s,20s")
 	e.start(e.config("c1"))
-	r := counter.NewReader(e.rdb, e.n, e.windows)
+	r := counter.NewReader(e.rdb, e.layout(), e.windows)
 	now := e.now()
 	// a: 3, b: 2, c: 2, d: 1 in the last 10 s; "old" only in history.
 	for subject, n := range map[string]int{"a": 3, "b": 2, "c": 2, "d": 1} {
@@ -298,9 +303,9 @@ func TestPoisonAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start(e.config("c1"))
-	r := counter.NewReader(e.rdb, e.n, e.windows)
+	r := counter.NewReader(e.rdb, e.layout(), e.windows)
 	now := e.now()
-	e.addValues(events.Stream(0), []string{"id", "x", "type", "video_liked", "subject", "v", "time", "soon", "recv", "1"})
+	e.addValues(testenv.Numbered.Stream(0), []string{"id", "x", "type", "video_liked", "subject", "v", "time", "soon", "recv", "1"})
 	e.add("broken_type", "v1", now)
 	e.add("video_liked", "v1", now)
 	testenv.WaitFor(t, 10*time.Second, "both poison entries dead-lettered", func() bool {
@@ -312,7 +317,7 @@ func TestPoisonAndReplay(t *testing.T) {
 	}
 	items, _, _ := failures.List(ctx, e.rdb, events.FailedStream, 10, "")
 	for _, it := range items {
-		if it.Stage != "counter" || it.Stream != events.Stream(0) || it.Record["subject"] == "" {
+		if it.Stage != "counter" || it.Stream != testenv.Numbered.Stream(0) || it.Record["subject"] == "" {
 			t.Errorf("failure record %+v", it)
 		}
 	}
@@ -320,7 +325,7 @@ func TestPoisonAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := []string{items[0].ID, items[1].ID}
-	res, err := failures.Replay(ctx, e.rdb, e.n, ids)
+	res, err := failures.Replay(ctx, e.rdb, e.layout(), ids)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +339,7 @@ func TestPoisonAndReplay(t *testing.T) {
 		again = items[1]
 	}
 	ev := mustEvent(t, again.Record)
-	e.addValues(events.Stream(0), append(ev.Values(), failures.FieldReplayOf, again.EntryID))
+	e.addValues(testenv.Numbered.Stream(0), append(ev.Values(), failures.FieldReplayOf, again.EntryID))
 	testenv.WaitFor(t, 10*time.Second, "replays applied", func() bool { return e.pending() == 0 })
 	if _, got := e.counts(r, "broken_type", "v1"); got[0][0] != 1 {
 		t.Errorf("repaired entry counts %v, want 1", got)
@@ -383,7 +388,7 @@ func TestSettlingIgnoresGoneTypes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 1, "1s,2s")
 	e.start(e.config("c1"))
-	r := counter.NewReader(e.rdb, e.n, e.windows)
+	r := counter.NewReader(e.rdb, e.layout(), e.windows)
 	ctx := context.Background()
 	now := e.now()
 	const junk = 300
@@ -444,7 +449,7 @@ func TestCorruptValueIsCheckedBeforeAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start(e.config("c1"))
-	r := counter.NewReader(e.rdb, e.n, e.windows)
+	r := counter.NewReader(e.rdb, e.layout(), e.windows)
 	e.add("video_liked", "v1", now)
 	e.add("video_liked", "v2", now)
 	testenv.WaitFor(t, 10*time.Second, "the entry on the corrupt value dead-lettered", func() bool {
@@ -457,7 +462,7 @@ func TestCorruptValueIsCheckedBeforeAck(t *testing.T) {
 	// Its replay marker never expires: a replay days later must still count (it used to live
 	// for the history retention only, after which a replay counted nothing).
 	items, _, _ := failures.List(ctx, e.rdb, events.FailedStream, 10, "")
-	marker := consumers.DeadMarker(events.Stream(0), events.GroupCounter, items[0].EntryID)
+	marker := consumers.DeadMarker(testenv.Numbered.Stream(0), events.GroupCounter, items[0].EntryID)
 	if ttl, err := e.rdb.PTTL(ctx, marker).Result(); err != nil || ttl != -1 {
 		t.Errorf("dead marker %s: TTL %v, %v; want one that does not expire", marker, ttl, err)
 	}
@@ -465,7 +470,7 @@ func TestCorruptValueIsCheckedBeforeAck(t *testing.T) {
 	if err := e.rdb.HDel(ctx, bucket, "v1").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := failures.Replay(ctx, e.rdb, e.n, []string{items[0].ID}); err != nil {
+	if _, err := failures.Replay(ctx, e.rdb, e.layout(), []string{items[0].ID}); err != nil {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, 10*time.Second, "the replay counted", func() bool {
@@ -492,7 +497,7 @@ func TestOldScheduleMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start(e.config("c1"))
-	r := counter.NewReader(e.rdb, e.n, e.windows)
+	r := counter.NewReader(e.rdb, e.layout(), e.windows)
 	testenv.WaitFor(t, 10*time.Second, "the old bucket to leave its windows", func() bool {
 		_, got := e.counts(r, "video_liked", "v1")
 		return slices.Equal(got[0], []int64{0, 0})

@@ -31,16 +31,17 @@ var errContention = errors.New("windows of a partition kept moving while settlin
 // window, buckets older than a window leave it. The counter's ticker calls it so that counts
 // fall with no new event; appliers and readers call it when they find a partition behind.
 type settler struct {
-	rdb  redis.UniversalClient
-	wsec []int64
-	log  *slog.Logger
+	rdb    redis.UniversalClient
+	layout events.Layout
+	wsec   []int64
+	log    *slog.Logger
 	// onPublish counts the change sets published by expiry (nil: not counted).
 	onPublish func()
 }
 
 // settle runs due.lua, then expire.lua for what is due, until the partition is settled at now.
 func (s *settler) settle(ctx context.Context, p int) error {
-	k := keysOf(p)
+	k := keysOf(s.layout, p)
 	wargs := make([]any, len(s.wsec))
 	for i, w := range s.wsec {
 		wargs[i] = w
@@ -133,7 +134,7 @@ func steps(wsec []int64, x, now int64, buckets []bucket) []step {
 // plan lays out expire.lua's input, cut at a second boundary when the keys would exceed
 // maxExpireKeys. It returns the second the call settles to.
 func (s *settler) plan(p int, x, now int64, buckets []bucket) (scriptCall, int64) {
-	k := keysOf(p)
+	k := keysOf(s.layout, p)
 	all := steps(s.wsec, x, now, buckets)
 	const fixed = 3
 	nw := len(s.wsec)
@@ -183,7 +184,7 @@ func (s *settler) plan(p int, x, now int64, buckets []bucket) (scriptCall, int64
 	}
 	c := scriptCall{keys: make([]string, 0, fixed+nw*len(order)+n)}
 	c.keys = append(c.keys, k.cursor(), k.version(), k.due())
-	c.args = append(make([]any, 0, 8+nw+2*len(order)+5*n), x, target, events.Changes(p), p, nw)
+	c.args = append(make([]any, 0, 8+nw+2*len(order)+5*n), x, target, s.layout.Changes(p), p, nw)
 	for _, w := range s.wsec {
 		c.args = append(c.args, w)
 	}
@@ -212,7 +213,7 @@ func (s *settler) plan(p int, x, now int64, buckets []bucket) (scriptCall, int64
 
 // run settles every partition every tick until ctx ends. Failures are logged when they start
 // and when they stop, not on every tick.
-func (s *settler) run(ctx context.Context, partitions int, tick time.Duration) error {
+func (s *settler) run(ctx context.Context, tick time.Duration) error {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	failing := false
@@ -223,7 +224,7 @@ func (s *settler) run(ctx context.Context, partitions int, tick time.Duration) e
 		case <-t.C:
 		}
 		var errs []error
-		for p := range partitions {
+		for p := range s.layout.Partitions {
 			if err := s.settle(ctx, p); err != nil && ctx.Err() == nil {
 				errs = append(errs, err)
 			}

@@ -9,7 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/client"
-	"github.com/pulsehq/pulse/internal/events"
 )
 
 // maxHistoryHours bounds one history read (hour keys per partition).
@@ -45,12 +44,12 @@ func (r *Reader) History(ctx context.Context, typ, subject string, from, to int6
 	var reads []read
 	for h := firstHour; h <= lastHour; h++ {
 		if subject != "" {
-			k := keysOf(events.Partition(typ, subject, r.partitions))
+			k := keysOf(r.layout, r.layout.Partition(typ, subject))
 			reads = append(reads, read{h, pipe.HGetAll(ctx, k.subjectHistory(typ, h, subject))})
 			continue
 		}
-		for p := range r.partitions {
-			reads = append(reads, read{h, pipe.HGetAll(ctx, keysOf(p).typeHistory(typ, h))})
+		for p := range r.layout.Partitions {
+			reads = append(reads, read{h, pipe.HGetAll(ctx, keysOf(r.layout, p).typeHistory(typ, h))})
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {

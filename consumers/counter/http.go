@@ -34,7 +34,7 @@ type api struct {
 // Mount adds GET /windows, /top and /counts to r (the group behind the caller's key check):
 // the count queries, answered by any process of the deployment.
 func (c *Counter) Mount(r gin.IRoutes) {
-	a := &api{reader: NewReader(c.rdb, c.cfg.Partitions, c.cfg.Windows), retention: c.cfg.HistoryRetention, maxFuture: c.cfg.MaxFuture}
+	a := &api{reader: NewReader(c.rdb, c.cfg.Layout, c.cfg.Windows), retention: c.cfg.HistoryRetention, maxFuture: c.cfg.MaxFuture}
 	r.GET("/windows", a.windows)
 	r.GET("/top", a.top)
 	r.GET("/counts", a.counts)

@@ -6,7 +6,7 @@ import (
 	"github.com/pulsehq/pulse/internal/events"
 )
 
-// keys names one partition's counter state. Every key starts with events.Prefix(p), so it
+// keys names one partition's counter state. Every key starts with Layout.Prefix(p), so it
 // carries the partition's hash tag and one script call touches one cluster slot. A type never
 // contains ':' (events.Event.Validate), so "<type>:<rest>" cannot be forged by a subject.
 //
@@ -20,7 +20,7 @@ import (
 //	c:hs:<type>:<hour>:<subj>  hash    history per subject: minute of the hour → events
 type keys string
 
-func keysOf(p int) keys { return keys(events.Prefix(p) + "c:") }
+func keysOf(l events.Layout, p int) keys { return keys(l.Prefix(p) + "c:") }
 
 func (k keys) cursor() string  { return string(k) + "x" }
 func (k keys) version() string { return string(k) + "v" }

@@ -11,6 +11,7 @@ import (
 	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
+	"github.com/pulsehq/pulse/internal/testenv"
 )
 
 func TestSteps(t *testing.T) {
@@ -46,7 +47,7 @@ func TestSteps(t *testing.T) {
 
 func TestExpirePlanIsCutAtSecondBoundaries(t *testing.T) {
 	t.Parallel()
-	s := &settler{wsec: []int64{1, 2}}
+	s := &settler{layout: testenv.Numbered, wsec: []int64{1, 2}}
 	var buckets []bucket
 	for sec := int64(1); sec <= 3000; sec++ {
 		for _, typ := range []string{"a", "b", "c"} {
@@ -75,7 +76,7 @@ func TestExpirePlanIsCutAtSecondBoundaries(t *testing.T) {
 // The plan names the leaderboards of the types it moves, not of every type of the partition.
 func TestExpirePlanTouchesOnlyDueTypes(t *testing.T) {
 	t.Parallel()
-	s := &settler{wsec: []int64{2, 4}}
+	s := &settler{layout: testenv.Numbered, wsec: []int64{2, 4}}
 	call, _ := s.plan(0, 100, 101, []bucket{{101, "live"}, {50, "gone"}})
 	want := []string{"pulse:{p0}:c:x", "pulse:{p0}:c:v", "pulse:{p0}:c:due",
 		"pulse:{p0}:c:top:2:live", "pulse:{p0}:c:top:4:live", "pulse:{p0}:c:f:live:101"}
@@ -86,7 +87,7 @@ func TestExpirePlanTouchesOnlyDueTypes(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	t.Parallel()
-	k := keysOf(3)
+	k := keysOf(testenv.Numbered, 3)
 	cases := []struct{ got, want string }{
 		{k.cursor(), "pulse:{p3}:c:x"},
 		{k.version(), "pulse:{p3}:c:v"},
@@ -96,7 +97,7 @@ func TestKeys(t *testing.T) {
 		{k.top(300, "video_liked"), "pulse:{p3}:c:top:300:video_liked"},
 		{k.typeHistory("video_liked", 497222), "pulse:{p3}:c:ht:video_liked:497222"},
 		{k.subjectHistory("video_liked", 497222, "a:b"), "pulse:{p3}:c:hs:video_liked:497222:a:b"},
-		{consumers.DeadMarker(events.Stream(3), events.GroupCounter, "1790000000000-7"), "pulse:{p3}:events:dead:counter:1790000000000-7"},
+		{consumers.DeadMarker(testenv.Numbered.Stream(3), events.GroupCounter, "1790000000000-7"), "pulse:{p3}:events:dead:counter:1790000000000-7"},
 	}
 	for _, tc := range cases {
 		if tc.got != tc.want {
@@ -167,7 +168,7 @@ func TestDecode(t *testing.T) {
 // passed once.
 func TestApplyPlanGroups(t *testing.T) {
 	t.Parallel()
-	c := &Counter{cfg: Config{HistoryRetention: time.Hour}, wsec: []int64{60, 300}}
+	c := &Counter{cfg: Config{HistoryRetention: time.Hour, Layout: testenv.Numbered}, wsec: []int64{60, 300}}
 	ev := func(typ, subject string, ms int64) decoded {
 		return decoded{ev: events.Event{Type: typ, Subject: subject, Time: ms}, id: "1-1"}
 	}

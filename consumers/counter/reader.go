@@ -19,19 +19,19 @@ import (
 // a read never waits for the ticker and never sees a bucket that should have left a window.
 // A Reader is safe for concurrent use.
 type Reader struct {
-	rdb        redis.UniversalClient
-	partitions int
-	windows    []events.Window
-	settler    *settler
+	rdb     redis.UniversalClient
+	layout  events.Layout
+	windows []events.Window
+	settler *settler
 }
 
-// NewReader returns a Reader of a deployment with that many partitions and those windows
+// NewReader returns a Reader of a deployment with that layout and those windows
 // (the ones the counter runs with).
-func NewReader(rdb redis.UniversalClient, partitions int, windows []events.Window) *Reader {
+func NewReader(rdb redis.UniversalClient, layout events.Layout, windows []events.Window) *Reader {
 	wsec := windowSeconds(windows)
 	return &Reader{
-		rdb: rdb, partitions: partitions, windows: windows,
-		settler: &settler{rdb: rdb, wsec: wsec, log: slog.Default()},
+		rdb: rdb, layout: layout, windows: windows,
+		settler: &settler{rdb: rdb, layout: layout, wsec: wsec, log: slog.Default()},
 	}
 }
 
@@ -56,7 +56,7 @@ func (r *Reader) Windows(ctx context.Context, typ string, subjects []string) (at
 	byPart := map[int][]int{} // partition → positions in subjects
 	var parts []int
 	for i, s := range subjects {
-		p := events.Partition(typ, s, r.partitions)
+		p := r.layout.Partition(typ, s)
 		if _, ok := byPart[p]; !ok {
 			parts = append(parts, p)
 		}
@@ -64,7 +64,7 @@ func (r *Reader) Windows(ctx context.Context, typ string, subjects []string) (at
 	}
 	calls := make([]scriptCall, len(parts))
 	for i, p := range parts {
-		k := keysOf(p)
+		k := keysOf(r.layout, p)
 		keys := []string{k.cursor(), k.version()}
 		for _, w := range r.settler.wsec {
 			keys = append(keys, k.top(w, typ))
@@ -98,10 +98,10 @@ func (r *Reader) Top(ctx context.Context, typ string, window, limit int) (at int
 	if window < 0 || window >= len(r.windows) || limit < 1 {
 		return 0, nil, fmt.Errorf("top: window %d of %d, limit %d", window, len(r.windows), limit)
 	}
-	parts := make([]int, r.partitions)
-	calls := make([]scriptCall, r.partitions)
-	for p := range r.partitions {
-		k := keysOf(p)
+	parts := make([]int, r.layout.Partitions)
+	calls := make([]scriptCall, r.layout.Partitions)
+	for p := range r.layout.Partitions {
+		k := keysOf(r.layout, p)
 		parts[p] = p
 		calls[p] = scriptCall{keys: []string{k.cursor(), k.top(r.settler.wsec[window], typ)}, args: []any{limit}}
 	}

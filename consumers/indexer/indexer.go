@@ -112,7 +112,7 @@ func New(rdb redis.UniversalClient, eventsEngine, failuresEngine search.Engine, 
 		if err != nil {
 			return nil, fmt.Errorf("indexer %s: %w", p.name, err)
 		}
-		pl.batcher = newBatcher(p.engine, cfg.Batch, cfg.Wait, g.Config().Partitions, pl.metrics)
+		pl.batcher = newBatcher(p.engine, cfg.Batch, cfg.Wait, g.Config().Layout.Partitions, pl.metrics)
 		pl.group = g
 		x.pipes = append(x.pipes, pl)
 	}

@@ -52,7 +52,7 @@ func (f *fixture) start(tune func(*indexer.Config)) {
 	cfg := indexer.Config{
 		Batch: 100, Wait: 20 * time.Millisecond,
 		Group: consumers.Config{
-			Partitions: partitions, ClaimIdle: 200 * time.Millisecond, MaxDeliveries: 2,
+			Layout: events.Layout{Partitions: partitions, Tags: events.TagsNumbered}, ClaimIdle: 200 * time.Millisecond, MaxDeliveries: 2,
 			Block: 50 * time.Millisecond, RetryDelay: 20 * time.Millisecond, Consumer: "test",
 		},
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -81,7 +81,7 @@ func (f *fixture) add(evs ...events.Event) {
 	f.t.Helper()
 	pipe := f.rdb.Pipeline()
 	for _, e := range evs {
-		pipe.XAdd(context.Background(), &redis.XAddArgs{Stream: events.Stream(events.Partition(e.Type, e.Subject, partitions)), Values: e.Values()})
+		pipe.XAdd(context.Background(), &redis.XAddArgs{Stream: testenv.Numbered.Stream(events.Partition(e.Type, e.Subject, partitions)), Values: e.Values()})
 	}
 	if _, err := pipe.Exec(context.Background()); err != nil {
 		f.t.Fatal(err)
@@ -146,7 +146,7 @@ func (f *fixture) unread() int64 {
 func partitionStreams() []string {
 	s := make([]string, partitions)
 	for p := range s {
-		s[p] = events.Stream(p)
+		s[p] = testenv.Numbered.Stream(p)
 	}
 	return s
 }
@@ -213,7 +213,7 @@ func TestRejectedAndMalformedGoToFailures(t *testing.T) {
 	evs := makeEvents(200, time.Now())
 	evs[77].Subject = "poison"
 	f.add(evs...)
-	if err := f.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: events.Stream(1), Values: []string{"id", "x", "time", "nope"}}).Err(); err != nil {
+	if err := f.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: testenv.Numbered.Stream(1), Values: []string{"id", "x", "time", "nope"}}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	testenv.WaitFor(t, 20*time.Second, "199 events indexed, 2 failures indexed", func() bool {

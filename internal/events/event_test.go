@@ -134,12 +134,6 @@ func TestPartitionAndKeys(t *testing.T) {
 	if Partition("ab", "c", 1<<30) == Partition("a", "bc", 1<<30) {
 		t.Error("partition input is ambiguous")
 	}
-	if got := Stream(3); got != "pulse:{p3}:events" {
-		t.Errorf("Stream(3) = %s", got)
-	}
-	if DedupeKey(1, "t", "s", "a:b") == DedupeKey(1, "t", "b:s", "a") {
-		t.Error("dedupe keys collide for ids containing ':'")
-	}
 }
 
 func TestParseWindows(t *testing.T) {

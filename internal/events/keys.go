@@ -6,9 +6,12 @@ import (
 	"strconv"
 )
 
-// DefaultPartitions is N when a deployment does not choose one. N is fixed for the life of a
+// DefaultPartitions is N when a deployment does not choose one: with balanced tags, 16
+// partitions spread within one of each other over 2, 3, 4, 6, 8 or 16 masters of a cluster
+// made by redis-cli (TestBalancedSpread), and one Redis reads 16 streams per consumer group
+// at no measurable cost (docs/operations.md, "Redis Cluster"). N is fixed for the life of a
 // deployment: it is recorded under MetaKey and a process with another N refuses to start.
-const DefaultPartitions = 8
+const DefaultPartitions = 16
 
 // MaxPartitions bounds N: every consumer runs one reader per partition.
 const MaxPartitions = 1024
@@ -31,23 +34,54 @@ func Partition(typ, subject string, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-// Tag is the partition's cluster hash tag. Every key of a partition carries it, so one Lua
-// call touches one slot and the same code runs on Redis Cluster.
-func Tag(p int) string { return "{p" + strconv.Itoa(p) + "}" }
+// Layout is how a deployment lays out its partitions in Redis: how many, and the cluster
+// hash tag of each. Every key of a partition carries its tag, so one Lua call touches one
+// slot and the same code runs on Redis Cluster. The zero fields of a role's Layout take
+// DefaultLayout's values.
+type Layout struct {
+	Partitions int
+	Tags       Tags
+}
+
+// DefaultLayout is the layout of a new deployment that sets nothing.
+func DefaultLayout() Layout { return Layout{Partitions: DefaultPartitions, Tags: TagsBalanced} }
+
+// Check refuses a partition count out of range or an unknown tag scheme.
+func (l Layout) Check() error {
+	if err := CheckPartitions(l.Partitions); err != nil {
+		return err
+	}
+	if l.Tags != TagsBalanced && l.Tags != TagsNumbered {
+		return fmt.Errorf("partition tags %q: want %q or %q", l.Tags, TagsBalanced, TagsNumbered)
+	}
+	return nil
+}
+
+// Partition is the partition of (typ, subject) in l.
+func (l Layout) Partition(typ, subject string) int { return Partition(typ, subject, l.Partitions) }
+
+// Tag is partition p's hash tag, braces included.
+func (l Layout) Tag(p int) string {
+	if l.Tags == TagsNumbered {
+		return "{p" + strconv.Itoa(p) + "}"
+	}
+	return balancedTags(l.Partitions)[p]
+}
 
 // Stream is the partition's event stream.
-func Stream(p int) string { return "pulse:" + Tag(p) + ":events" }
+func (l Layout) Stream(p int) string { return "pulse:" + l.Tag(p) + ":events" }
 
 // Changes is the partition's sharded pub/sub channel of count changes (SPUBLISH).
-func Changes(p int) string { return "pulse:" + Tag(p) + ":changes" }
+func (l Layout) Changes(p int) string { return "pulse:" + l.Tag(p) + ":changes" }
 
-// Prefix starts every other per-partition key ("pulse:{p3}:"); roles name their keys under it.
-func Prefix(p int) string { return "pulse:" + Tag(p) + ":" }
+// Prefix starts every other per-partition key ("pulse:{p3.12236}:"); roles name their keys
+// under it.
+func (l Layout) Prefix(p int) string { return "pulse:" + l.Tag(p) + ":" }
 
 // DedupeKey is the idempotency marker of a client id. It is per (type, subject, id) because
 // only those share a partition; the id's length prefix keeps ids containing ':' unambiguous.
-func DedupeKey(p int, typ, subject, id string) string {
-	return Prefix(p) + "d:" + typ + ":" + strconv.Itoa(len(id)) + ":" + id + ":" + subject
+func (l Layout) DedupeKey(p int, typ, subject, id string) string {
+	return l.Prefix(p) + "d:" + typ + ":" + strconv.Itoa(len(id)) + ":" + id + ":" + subject
 }
 
 // Keys outside any partition.
@@ -59,7 +93,7 @@ const (
 	// RejectedStream holds the items ingest rejected (never accepted), capped by trimming the
 	// oldest: junk input can only push out other junk.
 	RejectedStream = "pulse:rejected"
-	MetaKey        = "pulse:meta"  // deployment facts: partitions, windows
+	MetaKey        = "pulse:meta"  // deployment facts: partitions, tags, windows
 	TypesKey       = "pulse:types" // registry of event types: type → last second admitted (capped)
 )
 

@@ -21,23 +21,23 @@ const (
 	MaxReplayIDs     = 1000
 )
 
-// API is the failure API over the stores of a deployment with partitions partition streams.
+// API is the failure API over the stores of a deployment.
 type API struct {
-	rdb        redis.UniversalClient
-	partitions int
+	rdb    redis.UniversalClient
+	layout events.Layout
 }
 
 // APIConfig configures the failure API.
 type APIConfig struct {
-	Partitions int // N of the deployment (required): replays go back to the partition streams
+	Layout events.Layout // of the deployment (required): replays go back to the partition streams
 }
 
 // NewAPI returns the failure API on rdb.
 func NewAPI(rdb redis.UniversalClient, cfg APIConfig) (*API, error) {
-	if err := events.CheckPartitions(cfg.Partitions); err != nil {
+	if err := cfg.Layout.Check(); err != nil {
 		return nil, fmt.Errorf("failure API: %w", err)
 	}
-	return &API{rdb: rdb, partitions: cfg.Partitions}, nil
+	return &API{rdb: rdb, layout: cfg.Layout}, nil
 }
 
 // Mount adds GET /failures and GET /rejections to read, and POST /failures/replay to operate
@@ -95,9 +95,9 @@ func (h *API) replay(c *gin.Context) {
 	var res client.ReplayResult
 	var err error
 	if req.All {
-		res, err = ReplayAll(c.Request.Context(), h.rdb, h.partitions)
+		res, err = ReplayAll(c.Request.Context(), h.rdb, h.layout)
 	} else {
-		res, err = Replay(c.Request.Context(), h.rdb, h.partitions, req.IDs)
+		res, err = Replay(c.Request.Context(), h.rdb, h.layout, req.IDs)
 	}
 	if err != nil {
 		httpapi.Abort(c, err)

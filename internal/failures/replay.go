@@ -23,7 +23,7 @@ const replayPage = 500
 // Replay re-appends the failure records ids to their partition stream, with their original
 // event id and FieldReplayOf, and removes them from the failure stream. Records that are not
 // events (rejected at ingest, malformed) stay, reported in Skipped.
-func Replay(ctx context.Context, rdb redis.UniversalClient, partitions int, ids []string) (client.ReplayResult, error) {
+func Replay(ctx context.Context, rdb redis.UniversalClient, layout events.Layout, ids []string) (client.ReplayResult, error) {
 	res := client.ReplayResult{Replayed: []client.Replayed{}, Skipped: []client.Skipped{}}
 	for start := 0; start < len(ids); start += replayPage {
 		page := ids[start:min(start+replayPage, len(ids))]
@@ -43,7 +43,7 @@ func Replay(ctx context.Context, rdb redis.UniversalClient, partitions int, ids 
 			}
 			found = append(found, c.Val()[0])
 		}
-		if err := replay(ctx, rdb, partitions, found, &res); err != nil {
+		if err := replay(ctx, rdb, layout, found, &res); err != nil {
 			return res, err
 		}
 	}
@@ -53,7 +53,7 @@ func Replay(ctx context.Context, rdb redis.UniversalClient, partitions int, ids 
 // ReplayAll replays every record the failure stream held when it was called, oldest first.
 // Records dead-lettered meanwhile (a replayed entry failing again, say) wait for the next
 // call: following them would loop for as long as they keep failing.
-func ReplayAll(ctx context.Context, rdb redis.UniversalClient, partitions int) (client.ReplayResult, error) {
+func ReplayAll(ctx context.Context, rdb redis.UniversalClient, layout events.Layout) (client.ReplayResult, error) {
 	res := client.ReplayResult{Replayed: []client.Replayed{}, Skipped: []client.Skipped{}}
 	last, err := rdb.XRevRangeN(ctx, events.FailedStream, "+", "-", 1).Result()
 	if err != nil || len(last) == 0 {
@@ -70,7 +70,7 @@ func ReplayAll(ctx context.Context, rdb redis.UniversalClient, partitions int) (
 		if len(msgs) == 0 {
 			return res, nil
 		}
-		if err := replay(ctx, rdb, partitions, msgs, &res); err != nil {
+		if err := replay(ctx, rdb, layout, msgs, &res); err != nil {
 			return res, err
 		}
 		start = "(" + msgs[len(msgs)-1].ID
@@ -79,7 +79,7 @@ func ReplayAll(ctx context.Context, rdb redis.UniversalClient, partitions int) (
 
 // replay appends then deletes: a crash in between leaves the record, and replaying it again
 // appends a second entry that the FieldReplayOf guard keeps from counting twice.
-func replay(ctx context.Context, rdb redis.UniversalClient, partitions int, msgs []redis.XMessage, res *client.ReplayResult) error {
+func replay(ctx context.Context, rdb redis.UniversalClient, layout events.Layout, msgs []redis.XMessage, res *client.ReplayResult) error {
 	type put struct {
 		id     string
 		stream string
@@ -88,7 +88,7 @@ func replay(ctx context.Context, rdb redis.UniversalClient, partitions int, msgs
 	var puts []put
 	pipe := rdb.Pipeline()
 	for _, m := range msgs {
-		stream, values, why := replayable(Decode(m.Values), partitions)
+		stream, values, why := replayable(Decode(m.Values), layout)
 		if why != "" {
 			res.Skipped = append(res.Skipped, client.Skipped{ID: m.ID, Reason: why})
 			continue
@@ -113,7 +113,7 @@ func replay(ctx context.Context, rdb redis.UniversalClient, partitions int, msgs
 }
 
 // replayable returns the stream and fields to re-append f with, or why it cannot be.
-func replayable(f events.Failure, partitions int) (stream string, values []string, why string) {
+func replayable(f events.Failure, layout events.Layout) (stream string, values []string, why string) {
 	if !ValidID(f.EntryID) {
 		return "", nil, "not_replayable: no stream entry (rejected before it was appended)"
 	}
@@ -125,7 +125,7 @@ func replayable(f events.Failure, partitions int) (stream string, values []strin
 	if err != nil {
 		return "", nil, "not_replayable: " + err.Error()
 	}
-	stream = events.Stream(events.Partition(ev.Type, ev.Subject, partitions))
+	stream = layout.Stream(layout.Partition(ev.Type, ev.Subject))
 	if f.Stream != "" && f.Stream != stream {
 		return "", nil, fmt.Sprintf("not_replayable: record came from %s, its partition is %s", f.Stream, stream)
 	}

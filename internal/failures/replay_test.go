@@ -15,6 +15,8 @@ import (
 
 const partitions = 8
 
+var layout = events.Layout{Partitions: partitions, Tags: events.TagsNumbered}
+
 func record(typ, subject, time string) map[string]string {
 	return map[string]string{"id": "e-1", "type": typ, "subject": subject, "time": time, "recv": "1790000000000"}
 }
@@ -23,8 +25,8 @@ func TestListAndReplay(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client()
-	good := events.Stream(events.Partition("video_liked", "v1", partitions))
-	other := events.Stream((events.Partition("video_liked", "v1", partitions) + 1) % partitions)
+	good := testenv.Numbered.Stream(events.Partition("video_liked", "v1", partitions))
+	other := testenv.Numbered.Stream((events.Partition("video_liked", "v1", partitions) + 1) % partitions)
 	cases := []struct {
 		name string
 		f    events.Failure
@@ -65,7 +67,7 @@ func TestListAndReplay(t *testing.T) {
 		t.Fatalf("listed %v, want %v", listed, want)
 	}
 
-	res, err := failures.Replay(ctx, rdb, partitions, append(slices.Clone(ids), "1-1"))
+	res, err := failures.Replay(ctx, rdb, layout, append(slices.Clone(ids), "1-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func TestListAndReplay(t *testing.T) {
 	if n, _ := rdb.XLen(ctx, events.FailedStream).Result(); n != 3 {
 		t.Errorf("%d records left, want the 3 skipped ones", n)
 	}
-	all, err := failures.ReplayAll(ctx, rdb, partitions)
+	all, err := failures.ReplayAll(ctx, rdb, layout)
 	if err != nil || len(all.Replayed) != 0 || len(all.Skipped) != 3 {
 		t.Errorf("replay all: %+v, %v; want the 3 unreplayable records skipped", all, err)
 	}
@@ -108,7 +110,7 @@ func TestDeadLetterCapacityAndReplayAllBound(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client()
-	stream := events.Stream(events.Partition("video_liked", "v1", partitions))
+	stream := testenv.Numbered.Stream(events.Partition("video_liked", "v1", partitions))
 	f := events.Failure{Stage: "counter", Stream: stream, EntryID: "1790000000000-1", Record: record("video_liked", "v1", "1790000000000")}
 	ids, err := failures.DeadLetter(ctx, rdb, []events.Failure{f, f, f}, 2)
 	if !errors.Is(err, failures.ErrFull) || ids[0] == "" || ids[1] == "" || ids[2] != "" {
@@ -126,7 +128,7 @@ func TestDeadLetterCapacityAndReplayAllBound(t *testing.T) {
 
 	// A record dead-lettered while ReplayAll runs is left for the next call.
 	rdb.AddHook(&appendOnRange{rdb: rdb, f: f})
-	res, err := failures.ReplayAll(ctx, rdb, partitions)
+	res, err := failures.ReplayAll(ctx, rdb, layout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,6 +135,16 @@ func (n *ClusterNode) announcePort(addr string) {
 	}
 }
 
+// Node is the node at addr (its own address or the one it announces), or nil.
+func (c *Cluster) Node(addr string) *ClusterNode {
+	for _, n := range c.Nodes {
+		if n.Addr == addr || n.Announced() == addr {
+			return n
+		}
+	}
+	return nil
+}
+
 // direct is a plain client of the node itself, bypassing its proxy.
 func (n *ClusterNode) direct() *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1, DialTimeout: time.Second})

@@ -11,11 +11,11 @@ import (
 
 // StoredEvents reads back every partition stream: event id → stored copies. An entry that does
 // not decode, or sits in a partition its (type, subject) does not hash to, fails the test.
-func StoredEvents(t testing.TB, rdb redis.Cmdable, partitions int) map[string][]events.Event {
+func StoredEvents(t testing.TB, rdb redis.Cmdable, layout events.Layout) map[string][]events.Event {
 	t.Helper()
 	out := map[string][]events.Event{}
-	for p := range partitions {
-		msgs, err := rdb.XRange(context.Background(), events.Stream(p), "-", "+").Result()
+	for p := range layout.Partitions {
+		msgs, err := rdb.XRange(context.Background(), layout.Stream(p), "-", "+").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -24,7 +24,7 @@ func StoredEvents(t testing.TB, rdb redis.Cmdable, partitions int) map[string][]
 			if err != nil {
 				t.Fatalf("entry %s of partition %d: %v", m.ID, p, err)
 			}
-			if want := events.Partition(e.Type, e.Subject, partitions); want != p {
+			if want := layout.Partition(e.Type, e.Subject); want != p {
 				t.Errorf("event %s is in partition %d, belongs to %d", e.ID, p, want)
 			}
 			out[e.ID] = append(out[e.ID], e)
@@ -32,3 +32,8 @@ func StoredEvents(t testing.TB, rdb redis.Cmdable, partitions int) map[string][]
 	}
 	return out
 }
+
+// Numbered names the keys of any partition the way deployments before balanced tags did
+// ("pulse:{p3}:events"), whatever the partition count: package tests that write streams
+// themselves use it with a Layout of the same scheme.
+var Numbered = events.Layout{Partitions: events.MaxPartitions, Tags: events.TagsNumbered}

@@ -33,6 +33,7 @@ type App struct {
 	reg       *telemetry.Registry
 	keys      *httpapi.Keys
 	windows   []events.Window
+	layout    events.Layout // learned from the deployment when New runs
 	engine    *gin.Engine
 	api       *gin.RouterGroup // /v1
 
@@ -70,10 +71,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a.redisOpts.ReadTimeout, a.redisOpts.WriteTimeout = cfg.RedisTimeout, cfg.RedisTimeout
 	a.rdb = a.newRedis(nil)
-	if err := a.deployment().Await(ctx, a.rdb, log); err != nil {
+	d, err := events.Deployment{Layout: events.Layout{Partitions: cfg.Partitions}, Windows: a.windows}.Await(ctx, a.rdb, log)
+	if err != nil {
 		a.close()
 		return nil, err
 	}
+	a.layout = d.Layout
 
 	a.engine = httpapi.Engine(log)
 	a.engine.Use(a.reg.Middleware)
@@ -111,7 +114,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 }
 
 func (a *App) deployment() events.Deployment {
-	return events.Deployment{Partitions: a.cfg.Partitions, Windows: a.windows}
+	return events.Deployment{Layout: a.layout, Windows: a.windows}
 }
 
 func (a *App) readyz(c *gin.Context) {
@@ -131,6 +134,9 @@ func (a *App) readyz(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "roles": a.cfg.Roles})
 }
+
+// Layout is the deployment's partition layout, as New learned it from Redis.
+func (a *App) Layout() events.Layout { return a.layout }
 
 // Handler is the HTTP handler of the process (tests may serve it with httptest).
 func (a *App) Handler() http.Handler { return a.engine }
@@ -228,9 +234,9 @@ func (a *App) keepReady(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 		wait = time.Second
-		err := d.Record(ctx, a.rdb)
+		_, err := d.Record(ctx, a.rdb)
 		if err == nil {
-			err = consumers.CreateGroups(ctx, a.rdb, a.cfg.Partitions)
+			err = consumers.CreateGroups(ctx, a.rdb, a.layout)
 		}
 		switch {
 		case errors.Is(err, events.ErrMismatch):
@@ -268,6 +274,6 @@ func (a *App) addRunner(name string, run func(context.Context) error) {
 // group sets in a role's consumer-group config what every group of the process shares.
 func (a *App) group(g consumers.Config) consumers.Config {
 	c := a.cfg.Consumers
-	g.Consumer, g.Partitions, g.ClaimIdle, g.MaxDeliveries, g.FailedMaxLen = c.Consumer, a.cfg.Partitions, c.ClaimIdle, c.MaxDeliveries, c.FailedMaxLen
+	g.Consumer, g.Layout, g.ClaimIdle, g.MaxDeliveries, g.FailedMaxLen = c.Consumer, a.layout, c.ClaimIdle, c.MaxDeliveries, c.FailedMaxLen
 	return g
 }

@@ -16,7 +16,7 @@ import (
 // mountFrontend serves the dashboard at / with an SPA fallback, and the pipeline endpoint the
 // dashboard's Pipeline page reads. Unknown /v1 routes stay JSON 404s.
 func (a *App) mountFrontend() error {
-	in, err := consumers.NewInspector(a.rdb, consumers.InspectorConfig{Partitions: a.cfg.Partitions, Logger: a.log})
+	in, err := consumers.NewInspector(a.rdb, consumers.InspectorConfig{Layout: a.layout, Logger: a.log})
 	if err != nil {
 		return err
 	}

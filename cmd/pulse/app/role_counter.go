@@ -11,7 +11,7 @@ import (
 // the stream trimmer, the count queries and the failure stream's API.
 func (a *App) mountCounter() error {
 	cfg := a.cfg.Counter
-	cfg.Partitions, cfg.Windows, cfg.MaxFuture, cfg.Logger, cfg.Metrics = a.cfg.Partitions, a.windows, a.cfg.MaxFuture, a.log, a.reg
+	cfg.Layout, cfg.Windows, cfg.MaxFuture, cfg.Logger, cfg.Metrics = a.layout, a.windows, a.cfg.MaxFuture, a.log, a.reg
 	cfg.Group = a.group(cfg.Group)
 	c, err := counter.New(a.rdb, cfg)
 	if err != nil {
@@ -22,10 +22,10 @@ func (a *App) mountCounter() error {
 	// Every counter process trims: passes are idempotent and never cut what a group still needs.
 	// The alarm cap is twice ingest's backlog limit; without a limit (negative), the default.
 	tr, err := consumers.NewTrimmer(a.rdb, consumers.TrimConfig{
-		Partitions: a.cfg.Partitions,
-		MaxLen:     2 * max(a.cfg.Ingest.MaxBacklog, 0),
-		Logger:     a.log,
-		Metrics:    a.reg,
+		Layout:  a.layout,
+		MaxLen:  2 * max(a.cfg.Ingest.MaxBacklog, 0),
+		Logger:  a.log,
+		Metrics: a.reg,
 	})
 	if err != nil {
 		return err
@@ -37,7 +37,7 @@ func (a *App) mountCounter() error {
 	c.Mount(read)
 	// Failure records hold what producers sent (bodies, ids, data): operators' business, not
 	// something a key handed to web pages may read.
-	fa, err := failures.NewAPI(a.rdb, failures.APIConfig{Partitions: a.cfg.Partitions})
+	fa, err := failures.NewAPI(a.rdb, failures.APIConfig{Layout: a.layout})
 	if err != nil {
 		return err
 	}

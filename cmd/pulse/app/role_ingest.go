@@ -11,7 +11,7 @@ import (
 // suffice), and the group-commit writer, which runs until HTTP has drained.
 func (a *App) mountIngest() error {
 	cfg := a.cfg.Ingest
-	cfg.Partitions, cfg.MaxFuture, cfg.Logger, cfg.Metrics = a.cfg.Partitions, a.cfg.MaxFuture, a.log, a.reg
+	cfg.Layout, cfg.MaxFuture, cfg.Logger, cfg.Metrics = a.layout, a.cfg.MaxFuture, a.log, a.reg
 	// Its own client: appends must never be re-sent by the client library (a lost reply could
 	// double-append events without a client id, and answer a client id's first submission
 	// "duplicate"). MaxRetries covers a single node and sentinel; a cluster client retries
