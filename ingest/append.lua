@@ -36,6 +36,10 @@ while i <= last do
   if type(fresh) == 'table' and fresh.err then
     out[#out + 1] = '!' .. fresh.err
   elseif not fresh then
+    -- A write even for a duplicate: the id is remembered for the TTL since last seen, and a
+    -- WAIT after this call covers the append it stands for (made on another connection,
+    -- perhaps never confirmed), since a replica applies writes in order.
+    redis.call('EXPIRE', key, ttl)
     out[#out + 1] = 0
   else
     local id = redis.pcall('XADD', stream, '*', unpack(ARGV, first, stop))

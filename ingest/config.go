@@ -34,6 +34,12 @@ type Config struct {
 	MaxCommit      int           // events (and failure records) per group commit
 	Committers     int           // group commits in flight at once
 	RetryAfter     time.Duration // Retry-After of 503 answers
+	// WaitReplicas > 0 answers an event accepted only once WAIT has confirmed its append on
+	// that many replicas of its master, within WaitTimeout (else it is unconfirmed: 503, may
+	// be stored). An asynchronous replica promoted by a failover lacks what it had not
+	// received yet: with WaitReplicas ≥ 1, nothing an answer called stored is among it.
+	WaitReplicas int
+	WaitTimeout  time.Duration
 
 	Logger  *slog.Logger          // nil: slog.Default() when New runs
 	Metrics prometheus.Registerer // receives the ingest metrics; nil: not registered anywhere
@@ -53,6 +59,7 @@ func DefaultConfig() Config {
 		MaxCommit:      4096,
 		Committers:     2,
 		RetryAfter:     time.Second,
+		WaitTimeout:    time.Second,
 	}
 }
 
@@ -74,6 +81,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBatch < 1 || c.MaxCommit < 1 || c.Committers < 1 || c.RejectedMaxLen < 1 {
 		errs = append(errs, errors.New("max batch, max commit, committers and rejected max len must be ≥ 1"))
+	}
+	if c.WaitReplicas < 0 || c.WaitTimeout < time.Millisecond {
+		errs = append(errs, errors.New("wait replicas must not be negative, and wait timeout ≥ 1ms"))
 	}
 	if c.MaxFuture < 0 || c.RetryAfter < 0 {
 		errs = append(errs, errors.New("max future and retry after must not be negative"))

@@ -28,7 +28,12 @@ type fixture struct {
 
 func newFixture(t testing.TB, cfg Config) *fixture {
 	t.Helper()
-	r := testenv.StartRedis(t)
+	return newFixtureOn(t, testenv.StartRedis(t), cfg)
+}
+
+// newFixtureOn is newFixture on r.
+func newFixtureOn(t testing.TB, r *testenv.Redis, cfg Config) *fixture {
+	t.Helper()
 	opt, err := redis.ParseURL(r.URL)
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,8 @@ type Metrics struct {
 	events     *prometheus.CounterVec
 	commitSize prometheus.Histogram
 	roundTrip  prometheus.Histogram
+	// waitUnconfirmed counts WAITs (Config.WaitReplicas) that did not confirm a commit.
+	waitUnconfirmed prometheus.Counter
 
 	mu             sync.RWMutex
 	types          map[string]*typeCounters // named types, at most maxTypeLabels
@@ -38,6 +40,10 @@ func newMetrics(reg prometheus.Registerer) *Metrics {
 			Help: fmt.Sprintf("Input events by outcome (accepted, duplicate, rejected, failed) and type; "+
 				"the first %d types are named, later ones are \"other\", unvalidated ones \"invalid\".", maxTypeLabels),
 		}, []string{"type", "status"}),
+		waitUnconfirmed: f.NewCounter(prometheus.CounterOpts{
+			Namespace: telemetry.Namespace, Subsystem: "ingest", Name: "wait_unconfirmed_total",
+			Help: "Appends to one master that WAIT did not confirm on PULSE_INGEST_WAIT_REPLICAS replicas in time: their events were answered unconfirmed (503).",
+		}),
 		commitSize: f.NewHistogram(prometheus.HistogramOpts{
 			Namespace: telemetry.Namespace, Subsystem: "ingest", Name: "commit_events",
 			Help:    "Events per group commit (one Redis pipeline).",

@@ -1,9 +1,11 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
@@ -82,6 +84,8 @@ type partition struct {
 	keys  int
 	args  []any
 	cmd   *redis.Cmd
+	// unconfirmed: WaitReplicas is set and WAIT did not confirm this commit's appends.
+	unconfirmed bool
 }
 
 // newWriter returns a writer on rdb; cfg has its defaults.
@@ -198,7 +202,9 @@ func (c *committer) commit(ctx context.Context, batch []*job) {
 	for pi := range c.parts {
 		if p := &c.parts[pi]; len(p.items) > 0 {
 			w.buildArgs(pi, p)
-			p.cmd = pipe.Do(ctx, p.args...)
+			if w.cfg.WaitReplicas == 0 {
+				p.cmd = pipe.Do(ctx, p.args...)
+			}
 		}
 	}
 	for _, j := range batch {
@@ -207,13 +213,18 @@ func (c *committer) commit(ctx context.Context, batch []*job) {
 		}
 	}
 	start := time.Now()
-	cmds, err := pipe.Exec(ctx)
+	var err error
+	if w.cfg.WaitReplicas > 0 {
+		err = c.sendWaited(ctx)
+	}
+	cmds, perr := pipe.Exec(ctx)
+	err = cmp.Or(err, perr)
 	w.m.roundTrip.Observe(time.Since(start).Seconds())
 	w.m.commitSize.Observe(float64(n))
 	// A Redis that forgot append.lua (restart, failover, SCRIPT FLUSH) ran none of the calls it
 	// answered NOSCRIPT: they alone are sent again. A NOSCRIPT fails Exec, so a commit that
 	// succeeded skips this.
-	if err != nil {
+	if perr != nil && w.cfg.WaitReplicas == 0 {
 		c.sent = c.sent[:0]
 		for pi := range c.parts {
 			c.sent = append(c.sent, c.parts[pi].cmd)
@@ -233,13 +244,102 @@ func (c *committer) commit(ctx context.Context, batch []*job) {
 			w.settle(p)
 			clear(p.items)
 			clear(p.args)
-			p.items, p.args, p.keys, p.cmd = p.items[:0], p.args[:0], 0, nil
+			p.items, p.args, p.keys, p.cmd, p.unconfirmed = p.items[:0], p.args[:0], 0, nil, false
 		}
 	}
 	for _, j := range batch {
 		j.done <- struct{}{} // from here on the job belongs to its request again
 	}
 	clear(batch)
+}
+
+// sendWaited sends the appends with WAIT (Config.WaitReplicas): per master, its partitions'
+// calls and then WAIT on one connection, since WAIT counts the replicas that have the
+// connection's own writes; masters in parallel. It returns the first error seen; each
+// partition keeps its own outcome in cmd and unconfirmed.
+func (c *committer) sendWaited(ctx context.Context) error {
+	w := c.w
+	nodes := map[*redis.Client][]*partition{}
+	var errs []error
+	for pi := range c.parts {
+		p := &c.parts[pi]
+		if len(p.items) == 0 {
+			continue
+		}
+		node, err := w.master(ctx, w.cfg.Layout.Stream(pi))
+		if err != nil { // no slot map: nothing was sent
+			p.cmd = redis.NewCmd(ctx)
+			p.cmd.SetErr(fmt.Errorf("%w: %w", errNoMaster, err))
+			errs = append(errs, err)
+			continue
+		}
+		nodes[node] = append(nodes[node], p)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for node, parts := range nodes {
+		wg.Go(func() {
+			if err := w.appendAndWait(ctx, node, parts); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// errNoMaster: the writer could not tell which master holds a partition; nothing was sent.
+var errNoMaster = errors.New("no master known for the partition")
+
+// master is the client of the master holding key: the node itself for a single Redis.
+func (w *Writer) master(ctx context.Context, key string) (*redis.Client, error) {
+	switch rdb := w.rdb.(type) {
+	case *redis.ClusterClient:
+		return rdb.MasterForKey(ctx, key)
+	case *redis.Client:
+		return rdb, nil
+	default:
+		return nil, fmt.Errorf("ingest: WAIT needs a single Redis or a cluster client, not %T", w.rdb)
+	}
+}
+
+// appendAndWait runs parts' calls and WAIT on one connection of node. A part whose WAIT did
+// not confirm its appends is unconfirmed.
+func (w *Writer) appendAndWait(ctx context.Context, node *redis.Client, parts []*partition) error {
+	conn := node.Conn()
+	defer conn.Close()
+	pipe := conn.Pipeline()
+	sent := make([]*redis.Cmd, len(parts))
+	for i, p := range parts {
+		p.cmd = pipe.Do(ctx, p.args...)
+		sent[i] = p.cmd
+	}
+	wait := pipe.Do(ctx, "wait", w.cfg.WaitReplicas, w.cfg.WaitTimeout.Milliseconds())
+	_, err := pipe.Exec(ctx)
+	if err != nil {
+		// NOSCRIPT calls did not run: load the script and send them again on this
+		// connection, and WAIT again for what they wrote.
+		if resent, rerr := luascript.Resend(ctx, conn, appendScript, sent); resent {
+			for i, p := range parts {
+				p.cmd = sent[i]
+			}
+			err = rerr
+			wait = conn.Do(ctx, "wait", w.cfg.WaitReplicas, w.cfg.WaitTimeout.Milliseconds())
+		}
+	}
+	acked, werr := wait.Int()
+	if werr != nil || acked < w.cfg.WaitReplicas {
+		for _, p := range parts {
+			p.unconfirmed = true
+		}
+		w.m.waitUnconfirmed.Inc()
+		if werr == nil {
+			werr = fmt.Errorf("WAIT %d: %d replicas confirmed within %s", w.cfg.WaitReplicas, acked, w.cfg.WaitTimeout)
+		}
+	}
+	return cmp.Or(err, werr)
 }
 
 // buildArgs lays out the append.lua call of partition pi (see the script's header).
@@ -287,6 +387,9 @@ func (w *Writer) settle(p *partition) {
 				if r == 0 {
 					it.status = duplicate
 				}
+				if p.unconfirmed { // stored on the master, maybe not on the replicas that count
+					it.status, it.err = failed, errUnconfirmed
+				}
 			default: // "!<error>"
 				w.log.Warn("ingest: append failed", "stream", w.streams[it.part], "err", r)
 				it.status, it.err = failed, errRedisDown
@@ -308,7 +411,7 @@ func outcome(err error) *events.Error {
 	case errors.As(err, &rerr):
 		return errRedisDown
 	case errors.As(err, &nerr) && nerr.Op == "dial",
-		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed):
+		errors.Is(err, redis.ErrPoolTimeout), errors.Is(err, redis.ErrClosed), errors.Is(err, errNoMaster):
 		return errRedisDown
 	default:
 		return errUnconfirmed

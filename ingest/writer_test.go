@@ -240,3 +240,34 @@ func TestMaxTypes(t *testing.T) {
 		t.Fatalf("%d registered types, want 2", n)
 	}
 }
+
+// WaitReplicas: an append no replica has confirmed is unconfirmed (503, may be stored), never
+// accepted; once a replica has it, the resend is a confirmed duplicate, stored once.
+func TestWriterWaitsForReplicas(t *testing.T) {
+	t.Parallel()
+	master := testenv.StartRedisWith(t, testenv.RedisOptions{TCP: true})
+	f := newFixtureOn(t, master, Config{Layout: events.Layout{Partitions: 2, Tags: events.TagsNumbered},
+		WaitReplicas: 1, WaitTimeout: 100 * time.Millisecond})
+	body := []byte(`[{"id":"w1","type":"t","subject":"s"},{"type":"t","subject":"other"}]`)
+	r := post(t, f.url+"/v1/events", "application/json", body)
+	if r.status != http.StatusServiceUnavailable || r.err.Code != "unconfirmed" || r.err.Details.Failed != 2 {
+		t.Fatalf("no replica: %d %q %+v, want 503 unconfirmed for both", r.status, r.err.Code, r.err.Details)
+	}
+	layout := events.Layout{Partitions: 2, Tags: events.TagsNumbered}
+	if n := len(testenv.StoredEvents(t, f.rdb, layout)); n != 2 {
+		t.Fatalf("%d events on the master, want 2 (stored, not confirmed)", n)
+	}
+
+	testenv.StartRedisWith(t, testenv.RedisOptions{TCP: true, ReplicaOf: master.Addr})
+	testenv.WaitFor(t, 30*time.Second, "the replica to sync", func() bool {
+		n, err := f.rdb.Do(context.Background(), "wait", 1, 100).Int()
+		return err == nil && n == 1
+	})
+	r = post(t, f.url+"/v1/events", "application/json", []byte(`[{"id":"w1","type":"t","subject":"s"},{"id":"w2","type":"t","subject":"s"}]`))
+	if r.status != http.StatusAccepted || r.body.Duplicates != 1 || r.body.Accepted != 1 {
+		t.Fatalf("with a replica: %d %+v, want 202 with w1 duplicate and w2 accepted", r.status, r.body)
+	}
+	if got := testenv.StoredEvents(t, f.rdb, layout); len(got["w1"]) != 1 || len(got["w2"]) != 1 {
+		t.Errorf("stored %v, want w1 and w2 once", got)
+	}
+}

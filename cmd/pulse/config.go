@@ -38,6 +38,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	p.int(&c.Ingest.MaxTypes, "max-types", c.Ingest.MaxTypes, "most distinct event types (types idle for 24 h are forgotten); negative = no limit")
 	p.int64(&c.Ingest.MaxBacklog, "max-backlog", c.Ingest.MaxBacklog, "stream entries per partition before ingest answers 503")
 	p.int64(&c.Consumers.FailedMaxLen, "failed-max-len", c.Consumers.FailedMaxLen, "dead letters kept in pulse:failed; when full, failing entries stay pending (alarm: pulse_consumer_dead_letter_refused_total)")
+	p.int(&c.Ingest.WaitReplicas, "ingest-wait-replicas", c.Ingest.WaitReplicas, "answer 202 only once WAIT confirmed the append on this many replicas (0: no wait; see docs/operations.md, Redis Cluster)")
+	p.dur(&c.Ingest.WaitTimeout, "ingest-wait-timeout", c.Ingest.WaitTimeout, "longest WAIT for replicas; later, the events are answered unconfirmed (503)")
 	p.int64(&c.Ingest.RejectedMaxLen, "rejected-max-len", c.Ingest.RejectedMaxLen, "rejected input items kept in pulse:rejected (oldest trimmed first)")
 
 	p.dur(&c.Consumers.ClaimIdle, "claim-idle", c.Consumers.ClaimIdle, "idle time after which a crashed consumer's entries are reclaimed")

@@ -145,6 +145,61 @@ func (c *Cluster) Node(addr string) *ClusterNode {
 	return nil
 }
 
+// Masters are the nodes that are masters now (a failover swaps roles).
+func (c *Cluster) Masters() []*ClusterNode {
+	var out []*ClusterNode
+	for _, n := range c.Nodes {
+		rdb := n.direct()
+		r, err := rdb.Do(context.Background(), "ROLE").Slice()
+		_ = rdb.Close()
+		if err == nil && len(r) > 0 && r[0] == "master" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// KillMaster kills master n (SIGKILL) and waits until a replica has taken every slot it held
+// and the cluster is ok again; it returns how long that took. Start n again afterwards (it
+// rejoins as a replica) and WaitReady.
+func (c *Cluster) KillMaster(n *ClusterNode) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	n.Kill()
+	for deadline := start.Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if c.slotsMovedFrom(n) {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("testenv: no replica took the slots of %s within a minute", n.Addr)
+		}
+	}
+}
+
+// slotsMovedFrom reports whether every running node says cluster_state:ok and none gives a
+// slot to n.
+func (c *Cluster) slotsMovedFrom(n *ClusterNode) bool {
+	ctx := context.Background()
+	for _, o := range c.Nodes {
+		if o == n {
+			continue
+		}
+		rdb := o.direct()
+		info, err := rdb.ClusterInfo(ctx).Result()
+		slots, err2 := rdb.ClusterSlots(ctx).Result()
+		_ = rdb.Close()
+		if err != nil || err2 != nil || !strings.Contains(info, "cluster_state:ok") {
+			return false
+		}
+		for _, s := range slots {
+			if s.Nodes[0].Addr == n.Announced() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // direct is a plain client of the node itself, bypassing its proxy.
 func (n *ClusterNode) direct() *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1, DialTimeout: time.Second})

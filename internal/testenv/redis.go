@@ -47,6 +47,8 @@ type RedisOptions struct {
 	// AppendFsync turns the AOF on with this fsync policy ("always", "everysec" or "no"), so
 	// that writes survive Kill and Start as far as the policy promises; "" keeps persistence off.
 	AppendFsync string
+	// ReplicaOf, "host:port", starts the server as a replica of that (TCP) one.
+	ReplicaOf string
 
 	// args, when set, returns extra redis-server arguments; it runs again on every start
 	// attempt, so it can pick more ports (cluster.go picks the cluster bus port).
@@ -192,6 +194,10 @@ func (r *Redis) configure(bin string, opts RedisOptions) {
 		args = append(args, "--appendonly", "yes", "--appendfsync", opts.AppendFsync)
 	} else {
 		args = append(args, "--appendonly", "no")
+	}
+	if opts.ReplicaOf != "" {
+		host, port, _ := net.SplitHostPort(opts.ReplicaOf)
+		args = append(args, "--replicaof", host, port, "--repl-diskless-sync-delay", "0")
 	}
 	if opts.args != nil {
 		args = append(args, opts.args(r.t)...)

@@ -118,6 +118,11 @@ func (c *Config) Validate() error {
 	if c.RedisTimeout < time.Millisecond {
 		errs = append(errs, errors.New("redis timeout must be ≥ 1ms"))
 	}
+	// WAIT's reply comes after its timeout at worst: a read timeout shorter than that would
+	// turn every slow confirmation into a lost reply.
+	if wt := cmp.Or(c.Ingest.WaitTimeout, ingest.DefaultConfig().WaitTimeout); c.Ingest.WaitReplicas > 0 && wt >= c.RedisTimeout {
+		errs = append(errs, fmt.Errorf("ingest wait timeout %s must be shorter than the redis timeout %s", wt, c.RedisTimeout))
+	}
 	errs = append(errs, c.validateEdge())
 	return errors.Join(errs...)
 }

@@ -73,6 +73,12 @@ func connect(ctx context.Context, url string, log *slog.Logger) (redis.Universal
 	return uo, nil
 }
 
+// clusterStateReload bounds how long a cluster client keeps a slot map: go-redis reloads it on
+// MOVED, but a dead master answers nothing, and its default of 60 s kept every command of the
+// failed master's slots on the dead address for up to a minute after its replica took over.
+// Each reload is one CLUSTER SLOTS.
+const clusterStateReload = time.Second
+
 // newRedis returns a client with the process's Redis options; tune adjusts them, e.g. to switch
 // off retries for non-idempotent writers. It is closed with the App.
 func (a *App) newRedis(tune func(*redis.UniversalOptions)) redis.UniversalClient {
@@ -80,7 +86,14 @@ func (a *App) newRedis(tune func(*redis.UniversalOptions)) redis.UniversalClient
 	if tune != nil {
 		tune(&uo)
 	}
-	c := redis.NewUniversalClient(&uo)
+	var c redis.UniversalClient
+	if uo.IsClusterMode {
+		co := uo.Cluster()
+		co.ClusterStateReloadInterval = clusterStateReload
+		c = redis.NewClusterClient(co)
+	} else {
+		c = redis.NewUniversalClient(&uo)
+	}
 	a.closers = append(a.closers, c.Close)
 	return c
 }
