@@ -19,8 +19,8 @@ import (
 // No Docker engine runs where the tests do, so compose.yaml is checked the way `docker compose`
 // reads it: with the Compose Specification's own loader (schema, interpolation, merge keys,
 // env files), in a copy of the files it references, with deploy/meili.env made from the example
-// as `go tool task up` does.
-func loadCompose(t *testing.T, withEnvFile bool) (*types.Project, error) {
+// as `go tool task up` does. profiles are the ones enabled (`docker compose --profile`).
+func loadCompose(t *testing.T, withEnvFile bool, profiles ...string) (*types.Project, error) {
 	t.Helper()
 	root := testenv.RepoRoot()
 	dir := t.TempDir()
@@ -41,6 +41,7 @@ func loadCompose(t *testing.T, withEnvFile bool) (*types.Project, error) {
 	opts, err := cli.NewProjectOptions([]string{filepath.Join(dir, "compose.yaml")},
 		cli.WithWorkingDirectory(dir),
 		cli.WithEnv(nil), // no host variables: the defaults written in the file apply
+		cli.WithProfiles(profiles),
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -339,5 +340,168 @@ func TestComposeTrustedProxies(t *testing.T) {
 		if got := env(service(t, p, role), "PULSE_TRUSTED_PROXIES"); got != addr.String() {
 			t.Errorf("%s: PULSE_TRUSTED_PROXIES = %q, want the gateway's %s", role, got, addr)
 		}
+	}
+}
+
+// defaultServices are what `docker compose up` runs: the profile `cluster` must add to them,
+// never change them.
+var defaultServices = []string{"counter", "gateway", "indexer", "ingest", "live", "meilisearch", "redis"}
+
+var clusterNodes = []string{"redis-cluster-1", "redis-cluster-2", "redis-cluster-3", "redis-cluster-4", "redis-cluster-5", "redis-cluster-6"}
+
+func TestComposeDefaultStackHasNoCluster(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, true)
+	if err != nil {
+		t.Fatalf("compose.yaml does not load: %v", err)
+	}
+	names := p.ServiceNames()
+	slices.Sort(names)
+	if !slices.Equal(names, defaultServices) {
+		t.Errorf("services without a profile: %v, want %v", names, defaultServices)
+	}
+	for _, name := range append(slices.Clone(clusterNodes), "redis-cluster-init", "pulse-cluster") {
+		if _, ok := p.DisabledServices[name]; !ok {
+			t.Errorf("%s: want it defined, in a profile that is off by default", name)
+		}
+	}
+}
+
+// The profile `cluster`: six Redis Cluster nodes (3 masters + 3 replicas), a one-shot init that
+// creates the cluster from their fixed addresses, and a pulse on it.
+func TestComposeClusterProfile(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, true, "cluster")
+	if err != nil {
+		t.Fatalf("compose.yaml does not load with --profile cluster: %v", err)
+	}
+	for _, name := range defaultServices {
+		if _, err := p.GetService(name); err != nil {
+			t.Errorf("--profile cluster: %v", err)
+		}
+	}
+	if got := env(service(t, p, "ingest"), "PULSE_REDIS_URL"); got != "redis://redis:6379/0" {
+		t.Errorf("--profile cluster changed the default roles' PULSE_REDIS_URL: %q", got)
+	}
+	pools := p.Networks["default"].Ipam.Config
+	if len(pools) != 1 {
+		t.Fatalf("default network ipam %+v: want one pool", p.Networks["default"].Ipam)
+	}
+	subnet, err1 := netip.ParsePrefix(pools[0].Subnet)
+	dynamic, err2 := netip.ParsePrefix(pools[0].IPRange)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("subnet %q, ip_range %q: %v %v", pools[0].Subnet, pools[0].IPRange, err1, err2)
+	}
+	gateway := service(t, p, "gateway").Networks["default"].Ipv4Address
+
+	addrs := map[string]string{} // node address → service
+	for _, name := range clusterNodes {
+		s := service(t, p, name)
+		if !slices.Equal(s.Profiles, []string{"cluster"}) {
+			t.Errorf("%s profiles %v, want [cluster]", name, s.Profiles)
+		}
+		if s.Image != "redis:7.4-alpine" {
+			t.Errorf("%s image %q", name, s.Image)
+		}
+		for flag, want := range map[string]string{
+			"--cluster-enabled": "yes", "--cluster-config-file": "nodes.conf", "--cluster-node-timeout": "5000",
+			"--appendonly": "yes", "--appendfsync": "everysec", "--maxmemory-policy": "noeviction",
+		} {
+			if i := slices.Index(s.Command, flag); i < 0 || i+1 >= len(s.Command) || s.Command[i+1] != want {
+				t.Errorf("%s command %q: want %s %s", name, s.Command, flag, want)
+			}
+		}
+		// nodes.conf is written to the working directory, /data, with the AOF.
+		if !hasVolume(s, name+"-data", "/data") {
+			t.Errorf("%s volumes %+v: want the named volume %s-data at /data", name, s.Volumes, name)
+		}
+		if _, ok := p.Volumes[name+"-data"]; !ok {
+			t.Errorf("top-level volumes %v: %s-data missing", p.VolumeNames(), name)
+		}
+		if s.HealthCheck == nil || len(s.HealthCheck.Test) == 0 || s.Restart == "" || s.Restart == types.RestartPolicyNo {
+			t.Errorf("%s healthcheck %+v restart %q", name, s.HealthCheck, s.Restart)
+		}
+		if len(s.Ports) != 0 {
+			t.Errorf("%s ports %v: the nodes are reached inside the stack's network only", name, s.Ports)
+		}
+		// Nodes know each other, and clients get the slot map, by IP: a fixed one per node, in
+		// the subnet, outside the range Docker hands out and not the gateway's.
+		nc := s.Networks["default"]
+		if nc == nil {
+			t.Errorf("%s networks %+v: want a fixed ipv4_address on the default network", name, s.Networks)
+			continue
+		}
+		addr, err := netip.ParseAddr(nc.Ipv4Address)
+		if err != nil || !subnet.Contains(addr) || dynamic.Contains(addr) || nc.Ipv4Address == gateway {
+			t.Errorf("%s ipv4_address %q: want a fixed address in %s, outside %s, not the gateway's %s", name, nc.Ipv4Address, subnet, dynamic, gateway)
+		}
+		if other, dup := addrs[nc.Ipv4Address]; dup {
+			t.Errorf("%s and %s share the address %s", name, other, nc.Ipv4Address)
+		}
+		addrs[nc.Ipv4Address] = name
+	}
+
+	initSvc := service(t, p, "redis-cluster-init")
+	script := strings.Join(initSvc.Command, " ")
+	for _, want := range []string{"redis-cli --cluster create", "--cluster-replicas 1", "--cluster-yes", "cluster_state:ok"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("redis-cluster-init command lacks %q:\n%s", want, script)
+		}
+	}
+	// The init names exactly the six nodes' addresses (compose turned $$ into $ and filled in
+	// the subnet prefix).
+	named := regexp.MustCompile(`\b\d+\.\d+\.\d+\.\d+\b`).FindAllString(script, -1)
+	slices.Sort(named)
+	named = slices.Compact(named)
+	want := make([]string, 0, len(addrs))
+	for a := range addrs {
+		want = append(want, a)
+	}
+	slices.Sort(want)
+	if !slices.Equal(named, want) {
+		t.Errorf("redis-cluster-init creates the cluster from %v, want the nodes' addresses %v", named, want)
+	}
+	if strings.Contains(script, "$$") {
+		t.Errorf("redis-cluster-init command still holds $$ after interpolation:\n%s", script)
+	}
+	for _, node := range clusterNodes {
+		if dep, ok := initSvc.DependsOn[node]; !ok || dep.Condition != types.ServiceConditionHealthy {
+			t.Errorf("redis-cluster-init depends_on %+v: want %s healthy", initSvc.DependsOn, node)
+		}
+	}
+	if initSvc.Restart != types.RestartPolicyNo {
+		t.Errorf("redis-cluster-init restart %q: a one-shot, want no", initSvc.Restart)
+	}
+
+	pc := service(t, p, "pulse-cluster")
+	if pc.Image != service(t, p, "ingest").Image {
+		t.Errorf("pulse-cluster image %q: want the roles' image", pc.Image)
+	}
+	var seeds []string
+	for _, u := range strings.Split(env(pc, "PULSE_REDIS_URL"), ",") {
+		seeds = append(seeds, strings.TrimSuffix(strings.TrimPrefix(u, "redis://"), ":6379"))
+	}
+	if !slices.Equal(seeds, clusterNodes) {
+		t.Errorf("pulse-cluster PULSE_REDIS_URL = %q: want redis://<node>:6379 for each of %v", env(pc, "PULSE_REDIS_URL"), clusterNodes)
+	}
+	if got := env(pc, "PULSE_ROLES"); got != "all" {
+		t.Errorf("pulse-cluster PULSE_ROLES = %q, want all", got)
+	}
+	if dep, ok := pc.DependsOn["redis-cluster-init"]; !ok || dep.Condition != types.ServiceConditionCompletedSuccessfully {
+		t.Errorf("pulse-cluster depends_on %+v: want redis-cluster-init completed successfully", pc.DependsOn)
+	}
+	if _, ok := pc.DependsOn["redis"]; ok {
+		t.Errorf("pulse-cluster depends_on %+v: not on the single redis", pc.DependsOn)
+	}
+	// Published beside the gateway's 8080, so that both stacks can run at once;
+	// `go tool task up -- cluster` runs it alone and sets PULSE_CLUSTER_HTTP_PORT=8080.
+	if len(pc.Ports) != 1 || pc.Ports[0].Target != 8080 || pc.Ports[0].Published != "8081" {
+		t.Errorf("pulse-cluster ports %+v: want 8081:8080", pc.Ports)
+	}
+	if !hasVolume(pc, "pulse-cluster-data", "/data") {
+		t.Errorf("pulse-cluster volumes %+v: want pulse-cluster-data at /data (embedded search index)", pc.Volumes)
+	}
+	if pc.HealthCheck == nil || !slices.Equal([]string(pc.HealthCheck.Test), []string{"CMD", "pulse", "health"}) {
+		t.Errorf("pulse-cluster healthcheck %+v: want CMD pulse health", pc.HealthCheck)
 	}
 }
