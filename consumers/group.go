@@ -70,12 +70,25 @@ func (g *Group) Config() Config { return g.cfg }
 func (g *Group) Run(ctx context.Context) error {
 	eg, ctx := errgroup.WithContext(ctx)
 	for p := range g.cfg.Layout.Partitions {
-		eg.Go(func() error { return g.consume(ctx, p) })
+		eg.Go(func() error {
+			// A new deployment has no group yet: make it before the first read instead of
+			// reporting it missing. Redis may be down; the reader then makes it later.
+			_ = createGroup(ctx, g.rdb, g.stream(p), g.cfg.Group)
+			return g.consume(ctx, p)
+		})
 	}
 	if err := eg.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
+}
+
+// stream is the stream of reader p.
+func (g *Group) stream(p int) string {
+	if len(g.cfg.Streams) > 0 {
+		return g.cfg.Streams[p]
+	}
+	return g.cfg.Layout.Stream(p)
 }
 
 // reader is the state of one partition's loop.
@@ -89,10 +102,7 @@ type reader struct {
 }
 
 func (g *Group) consume(ctx context.Context, p int) error {
-	r := &reader{p: p, stream: g.cfg.Layout.Stream(p), own: "0"}
-	if len(g.cfg.Streams) > 0 {
-		r.stream = g.cfg.Streams[p]
-	}
+	r := &reader{p: p, stream: g.stream(p), own: "0"}
 	for ctx.Err() == nil {
 		now := time.Now()
 		if !now.Before(r.claimAt) {

@@ -22,13 +22,18 @@ import (
 // counterPulse runs ingest and counter in one process.
 func counterPulse(t *testing.T, tune func(*app.Config)) *Pulse {
 	t.Helper()
-	return Start(t, nil, func(c *app.Config) {
+	return Start(t, nil, counterTune(tune))
+}
+
+// counterTune is the configuration of counter tests: ingest and counter roles, 4 partitions.
+func counterTune(tune func(*app.Config)) func(*app.Config) {
+	return func(c *app.Config) {
 		c.Roles = []string{"ingest", "counter"}
 		c.Partitions = 4
 		if tune != nil {
 			tune(c)
 		}
-	})
+	}
 }
 
 // call does a request and decodes the JSON answer into out (when not nil).
@@ -65,59 +70,61 @@ func call(t *testing.T, method, u, key string, body any, out any) int {
 // 7 min and 12 min ago count 1m=1, 5m=2, 10m=3 as soon as they are applied.
 func TestCounterAcceptance(t *testing.T) {
 	t.Parallel()
-	p := counterPulse(t, nil)
-	now := time.Now()
-	for _, ago := range []time.Duration{30 * time.Second, 2 * time.Minute, 7 * time.Minute, 12 * time.Minute} {
-		body := map[string]any{"time": now.Add(-ago).Format(time.RFC3339Nano)}
-		if code := call(t, http.MethodPost, p.URL+"/v1/videos/video-7/likes", "", body, nil); code != http.StatusAccepted {
-			t.Fatalf("post like: %d", code)
+	EachMode(t, func(t *testing.T, m Mode) {
+		p := StartMode(t, m, counterTune(nil))
+		now := time.Now()
+		for _, ago := range []time.Duration{30 * time.Second, 2 * time.Minute, 7 * time.Minute, 12 * time.Minute} {
+			body := map[string]any{"time": now.Add(-ago).Format(time.RFC3339Nano)}
+			if code := call(t, http.MethodPost, p.URL+"/v1/videos/video-7/likes", "", body, nil); code != http.StatusAccepted {
+				t.Fatalf("post like: %d", code)
+			}
 		}
-	}
-	type windowsAnswer struct {
-		At      int64            `json:"at"`
-		Windows []string         `json:"windows"`
-		Counts  []map[string]any `json:"counts"`
-	}
-	var ans windowsAnswer
-	testenv.WaitFor(t, 10*time.Second, "likes counted", func() bool {
-		call(t, http.MethodGet, p.URL+"/v1/windows?type=video_liked&subject=video-7&subject=video-8", "", nil, &ans)
-		return len(ans.Counts) == 2 && ans.Counts[0]["10m"] == float64(3)
+		type windowsAnswer struct {
+			At      int64            `json:"at"`
+			Windows []string         `json:"windows"`
+			Counts  []map[string]any `json:"counts"`
+		}
+		var ans windowsAnswer
+		testenv.WaitFor(t, 10*time.Second, "likes counted", func() bool {
+			call(t, http.MethodGet, p.URL+"/v1/windows?type=video_liked&subject=video-7&subject=video-8", "", nil, &ans)
+			return len(ans.Counts) == 2 && ans.Counts[0]["10m"] == float64(3)
+		})
+		want := []map[string]any{
+			{"type": "video_liked", "subject": "video-7", "1m": float64(1), "5m": float64(2), "10m": float64(3)},
+			{"type": "video_liked", "subject": "video-8", "1m": float64(0), "5m": float64(0), "10m": float64(0)},
+		}
+		if fmt.Sprint(ans.Counts) != fmt.Sprint(want) || strings.Join(ans.Windows, ",") != "1m,5m,10m" || ans.At < now.UnixMilli() {
+			t.Errorf("windows answer %+v, want counts %v", ans, want)
+		}
+
+		var top api.Top
+		if code := call(t, http.MethodGet, p.URL+"/v1/top?type=video_liked&window=5m&limit=10", "", nil, &top); code != http.StatusOK {
+			t.Fatalf("top: %d", code)
+		}
+		if top.Type != "video_liked" || top.Window != "5m" || len(top.Entries) != 1 || top.Entries[0].Subject != "video-7" || top.Entries[0].Count != 2 || top.At == 0 {
+			t.Errorf("top answer %+v", top)
+		}
+
+		var counts api.Counts
+		q := url.Values{"type": {"video_liked"}, "subject": {"video-7"}, "from": {now.Add(-time.Hour).Format(time.RFC3339)}, "to": {fmt.Sprint(now.UnixMilli())}, "step": {"5m"}}
+		if code := call(t, http.MethodGet, p.URL+"/v1/counts?"+q.Encode(), "", nil, &counts); code != http.StatusOK {
+			t.Fatalf("counts: %d", code)
+		}
+		var sum int64
+		for _, pt := range counts.Series {
+			sum += pt.Count
+		}
+		if counts.Count != 4 || sum != 4 || len(counts.Series) != 13 || counts.Subject == nil || counts.From%60_000 != 0 || counts.To%60_000 != 0 {
+			t.Errorf("counts answer %+v, want 4 events in 13 points of 5 minutes", counts)
+		}
+		q.Del("subject")
+		q.Del("step")
+		counts.Series, counts.Subject = nil, nil
+		call(t, http.MethodGet, p.URL+"/v1/counts?"+q.Encode(), "", nil, &counts)
+		if counts.Count != 4 || counts.Series != nil || counts.Subject != nil {
+			t.Errorf("counts of the type %+v, want 4 and no series", counts)
+		}
 	})
-	want := []map[string]any{
-		{"type": "video_liked", "subject": "video-7", "1m": float64(1), "5m": float64(2), "10m": float64(3)},
-		{"type": "video_liked", "subject": "video-8", "1m": float64(0), "5m": float64(0), "10m": float64(0)},
-	}
-	if fmt.Sprint(ans.Counts) != fmt.Sprint(want) || strings.Join(ans.Windows, ",") != "1m,5m,10m" || ans.At < now.UnixMilli() {
-		t.Errorf("windows answer %+v, want counts %v", ans, want)
-	}
-
-	var top api.Top
-	if code := call(t, http.MethodGet, p.URL+"/v1/top?type=video_liked&window=5m&limit=10", "", nil, &top); code != http.StatusOK {
-		t.Fatalf("top: %d", code)
-	}
-	if top.Type != "video_liked" || top.Window != "5m" || len(top.Entries) != 1 || top.Entries[0].Subject != "video-7" || top.Entries[0].Count != 2 || top.At == 0 {
-		t.Errorf("top answer %+v", top)
-	}
-
-	var counts api.Counts
-	q := url.Values{"type": {"video_liked"}, "subject": {"video-7"}, "from": {now.Add(-time.Hour).Format(time.RFC3339)}, "to": {fmt.Sprint(now.UnixMilli())}, "step": {"5m"}}
-	if code := call(t, http.MethodGet, p.URL+"/v1/counts?"+q.Encode(), "", nil, &counts); code != http.StatusOK {
-		t.Fatalf("counts: %d", code)
-	}
-	var sum int64
-	for _, pt := range counts.Series {
-		sum += pt.Count
-	}
-	if counts.Count != 4 || sum != 4 || len(counts.Series) != 13 || counts.Subject == nil || counts.From%60_000 != 0 || counts.To%60_000 != 0 {
-		t.Errorf("counts answer %+v, want 4 events in 13 points of 5 minutes", counts)
-	}
-	q.Del("subject")
-	q.Del("step")
-	counts.Series, counts.Subject = nil, nil
-	call(t, http.MethodGet, p.URL+"/v1/counts?"+q.Encode(), "", nil, &counts)
-	if counts.Count != 4 || counts.Series != nil || counts.Subject != nil {
-		t.Errorf("counts of the type %+v, want 4 and no series", counts)
-	}
 }
 
 func TestCounterBadParameters(t *testing.T) {

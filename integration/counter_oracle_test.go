@@ -128,8 +128,8 @@ func TestCounterOracle(t *testing.T) {
 	for _, typ := range oracleTypes {
 		o.checkWindows(t, r, typ, ws)
 		for w := range ws {
-			o.checkTop(t, r, typ, w, 10)
-			o.checkTop(t, r, typ, w, oracleSubjects)
+			o.checkTop(t, r, typ, ws, w, 10)
+			o.checkTop(t, r, typ, ws, w, oracleSubjects)
 		}
 		o.checkHistory(t, r, typ)
 	}
@@ -267,13 +267,12 @@ func (o *oracle) checkWindows(t *testing.T, r *counter.Reader, typ string, ws []
 	t.Logf("%s: %d subjects exact at %d, %d of them counted", typ, len(counts), at, nonzero)
 }
 
-func (o *oracle) checkTop(t *testing.T, r *counter.Reader, typ string, w, limit int) {
+func (o *oracle) checkTop(t *testing.T, r *counter.Reader, typ string, ws []events.Window, w, limit int) {
 	t.Helper()
 	at, top, err := r.Top(context.Background(), typ, w, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, _ := events.ParseWindows(oracleWindows)
 	var want []api.Entry
 	for _, s := range subjects() {
 		if n := o.counts(typ, s, at, ws)[w]; n > 0 {
@@ -351,7 +350,7 @@ func oracleClient(t *testing.T, url string) *redis.Client {
 }
 
 // drained reports whether the counter group has acknowledged every one of the n entries.
-func drained(t *testing.T, rdb *redis.Client, n int) bool {
+func drained(t *testing.T, rdb redis.UniversalClient, n int) bool {
 	t.Helper()
 	var read, pending int64
 	for p := range oraclePartitions {

@@ -25,8 +25,10 @@ type Pulse struct {
 	Redis  *testenv.Redis // nil on a cluster
 	Config app.Config
 	Layout events.Layout // the deployment's, as the App learned it
-	stop   context.CancelFunc
-	done   chan error
+	// Roles are a split deployment's Apps by role (StartSplit); nil for one App.
+	Roles map[string][]*Pulse
+	stop  context.CancelFunc
+	done  chan error
 }
 
 // Start runs an App with every role on a private Redis (or on redis when given), on a free

@@ -23,43 +23,45 @@ var defaultWindows = []string{"1m", "5m", "10m"}
 // that carry only the subjects that changed, with exact counts.
 func TestLiveSnapshotThenUpdates(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, liveTune())
-	post(t, p, ev("video_liked", "video-1"), ev("video_liked", "video-1"), ev("video_liked", "video-1"))
+	EachMode(t, func(t *testing.T, m Mode) {
+		p := StartMode(t, m, liveTune())
+		post(t, p, ev("video_liked", "video-1"), ev("video_liked", "video-1"), ev("video_liked", "video-1"))
 
-	c := dialLive(t, p)
-	sent := time.Now()
-	c.subscribe("s1", "video_liked", "video-1", "video-2")
-	snap := c.next(5 * time.Second)
-	if snap.Op != "snapshot" || snap.ID != "s1" || snap.Seq != 1 || len(snap.Counts) != 2 {
-		t.Fatalf("first frame %+v", snap)
-	}
-	t.Logf("snapshot %v after subscribe", snap.received.Sub(sent))
-	if got, _ := snap.counts("video-2", defaultWindows...); !slices.Equal(got, []int64{0, 0, 0}) {
-		t.Fatalf("video-2 never seen: %v", got)
-	}
-	// The three events may still be on their way through the counter when the snapshot is
-	// read: the counts reach 3 by snapshot or updates, never more.
-	last := snap
-	for n, _ := snap.count("video-1", "1m"); n != 3; n, _ = last.count("video-1", "1m") {
-		if n > 3 {
-			t.Fatalf("video-1 counted %d times", n)
+		c := dialLive(t, p)
+		sent := time.Now()
+		c.subscribe("s1", "video_liked", "video-1", "video-2")
+		snap := c.next(5 * time.Second)
+		if snap.Op != "snapshot" || snap.ID != "s1" || snap.Seq != 1 || len(snap.Counts) != 2 {
+			t.Fatalf("first frame %+v", snap)
 		}
-		last = c.next(10 * time.Second)
-		if last.Op != "update" || last.Seq != snap.Seq+1 {
-			t.Fatalf("frame %+v after %+v", last, snap)
+		t.Logf("snapshot %v after subscribe", snap.received.Sub(sent))
+		if got, _ := snap.counts("video-2", defaultWindows...); !slices.Equal(got, []int64{0, 0, 0}) {
+			t.Fatalf("video-2 never seen: %v", got)
 		}
-		snap = last
-	}
+		// The three events may still be on their way through the counter when the snapshot is
+		// read: the counts reach 3 by snapshot or updates, never more.
+		last := snap
+		for n, _ := snap.count("video-1", "1m"); n != 3; n, _ = last.count("video-1", "1m") {
+			if n > 3 {
+				t.Fatalf("video-1 counted %d times", n)
+			}
+			last = c.next(10 * time.Second)
+			if last.Op != "update" || last.Seq != snap.Seq+1 {
+				t.Fatalf("frame %+v after %+v", last, snap)
+			}
+			snap = last
+		}
 
-	accepted := like(t, p, "video-2")
-	up := c.next(5 * time.Second)
-	t.Logf("update %v after the like's 202", up.received.Sub(accepted))
-	if up.Op != "update" || up.Seq != last.Seq+1 || len(up.Counts) != 1 {
-		t.Fatalf("update %+v: want only video-2", up)
-	}
-	if got, _ := up.counts("video-2", defaultWindows...); !slices.Equal(got, []int64{1, 1, 1}) {
-		t.Fatalf("video-2 counts %v", got)
-	}
+		accepted := like(t, p, "video-2")
+		up := c.next(5 * time.Second)
+		t.Logf("update %v after the like's 202", up.received.Sub(accepted))
+		if up.Op != "update" || up.Seq != last.Seq+1 || len(up.Counts) != 1 {
+			t.Fatalf("update %+v: want only video-2", up)
+		}
+		if got, _ := up.counts("video-2", defaultWindows...); !slices.Equal(got, []int64{1, 1, 1}) {
+			t.Fatalf("video-2 counts %v", got)
+		}
+	})
 }
 
 // Counts fall as time passes, with no new event, and every fall is pushed.
@@ -99,24 +101,26 @@ func TestLiveDecayPushed(t *testing.T) {
 
 func TestLiveTopUpdates(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, liveTune())
-	c := dialLive(t, p)
-	c.subscribeTop("top", "clip_viewed", "1m", 2)
-	post(t, p, ev("clip_viewed", "a"), ev("clip_viewed", "a"), ev("clip_viewed", "b"),
-		ev("clip_viewed", "c"), ev("clip_viewed", "c"), ev("clip_viewed", "a"))
-	want := []api.Entry{{Subject: "a", Count: 3}, {Subject: "c", Count: 2}}
-	f := c.until(10*time.Second, "top a=3 c=2", func(f liveFrame) bool {
-		if f.Op != "top" || f.ID != "top" || f.Window != "1m" {
-			t.Fatalf("frame %+v", f)
+	EachMode(t, func(t *testing.T, m Mode) {
+		p := StartMode(t, m, liveTune())
+		c := dialLive(t, p)
+		c.subscribeTop("top", "clip_viewed", "1m", 2)
+		post(t, p, ev("clip_viewed", "a"), ev("clip_viewed", "a"), ev("clip_viewed", "b"),
+			ev("clip_viewed", "c"), ev("clip_viewed", "c"), ev("clip_viewed", "a"))
+		want := []api.Entry{{Subject: "a", Count: 3}, {Subject: "c", Count: 2}}
+		f := c.until(10*time.Second, "top a=3 c=2", func(f liveFrame) bool {
+			if f.Op != "top" || f.ID != "top" || f.Window != "1m" {
+				t.Fatalf("frame %+v", f)
+			}
+			return slices.Equal(f.Entries, want)
+		})
+		post(t, p, ev("clip_viewed", "b"), ev("clip_viewed", "b"), ev("clip_viewed", "b"))
+		want = []api.Entry{{Subject: "b", Count: 4}, {Subject: "a", Count: 3}}
+		g := c.until(10*time.Second, "top b=4 a=3", func(f liveFrame) bool { return slices.Equal(f.Entries, want) })
+		if g.Seq <= f.Seq {
+			t.Errorf("seq %d after %d", g.Seq, f.Seq)
 		}
-		return slices.Equal(f.Entries, want)
 	})
-	post(t, p, ev("clip_viewed", "b"), ev("clip_viewed", "b"), ev("clip_viewed", "b"))
-	want = []api.Entry{{Subject: "b", Count: 4}, {Subject: "a", Count: 3}}
-	g := c.until(10*time.Second, "top b=4 a=3", func(f liveFrame) bool { return slices.Equal(f.Entries, want) })
-	if g.Seq <= f.Seq {
-		t.Errorf("seq %d after %d", g.Seq, f.Seq)
-	}
 }
 
 func TestLiveUnsubscribe(t *testing.T) {
