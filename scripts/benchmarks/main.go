@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/pulsehq/pulse/cmd/pulse/loadgen"
+	"github.com/pulsehq/pulse/internal/events"
 )
 
 func main() {
@@ -67,7 +68,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	stopRedis, err := startRedis(ctx, dir, redisPort)
+	stopRedis, err := startRedis(ctx, filepath.Join(dir, "redis"), redisPort)
 	if err != nil {
 		return err
 	}
@@ -147,6 +148,21 @@ func run(ctx context.Context, args []string) error {
 	logf("counter apply rate (go test -bench)")
 	if r.counter, err = goBench(ctx, "./consumers/counter", "BenchmarkApply", scale); err != nil {
 		return err
+	}
+	// Scale: the same Redis work on more masters, and what partitions and WAIT cost.
+	for _, tp := range []topology{
+		{name: "1 master", masters: 1, partitions: events.DefaultPartitions},
+		{name: "3 masters (cluster)", masters: 3, partitions: events.DefaultPartitions},
+		{name: "1 master", masters: 1, partitions: 8},
+		{name: "1 master", masters: 1, partitions: 128},
+		{name: "1 master + 1 replica, WAIT 1", masters: 1, replica: true, partitions: events.DefaultPartitions},
+	} {
+		logf("scale: %s", tp.name)
+		run, err := measureScale(ctx, dir, bin, tp, dur(10))
+		if err != nil {
+			return fmt.Errorf("scale %s: %w", tp.name, err)
+		}
+		r.scale = append(r.scale, run)
 	}
 	r.finished = time.Now()
 	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
@@ -233,13 +249,13 @@ func withProcess(ctx context.Context, dir, name string, mk func(addr string) *ex
 	return load(url)
 }
 
-func startRedis(ctx context.Context, dir string, port int) (func(), error) {
-	rdir := filepath.Join(dir, "redis")
+// startRedis runs redis-server with AOF (everysec) in rdir on port, plus extra arguments.
+func startRedis(ctx context.Context, rdir string, port int, extra ...string) (func(), error) {
 	if err := os.MkdirAll(rdir, 0o755); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--dir", rdir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
+	cmd := exec.Command("redis-server", append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--dir", rdir, "--appendonly", "yes", "--appendfsync", "everysec", "--save", ""}, extra...)...)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("redis-server (apt-get install -y redis-server): %w", err)
 	}

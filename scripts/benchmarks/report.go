@@ -15,6 +15,7 @@ type report struct {
 	bare, single, batch   *loadgen.Result
 	e2e1k, e2e10k, fanout *loadgen.Result
 	counter               []string
+	scale                 []*scaleRun
 }
 
 func (r *report) markdown() string {
@@ -67,6 +68,7 @@ func (r *report) markdown() string {
 	}
 	p("```")
 	p("")
+	r.scaleSection(p)
 	p("## Reproduce")
 	p("")
 	p("```sh")
@@ -121,4 +123,49 @@ func drift(r *loadgen.Result) string {
 		parts = append(parts, fmt.Sprintf("%s %+d", d.Window, d.Diff))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// scaleSection reports the scale runs: rates on one machine, and the Redis CPU per event,
+// which does not depend on the machine's core count and so predicts N masters.
+func (r *report) scaleSection(p func(string, ...any)) {
+	if len(r.scale) == 0 {
+		return
+	}
+	p("## Redis Cluster: scale, partitions, WAIT")
+	p("")
+	p("Roles split: a `pulse serve --roles ingest` process loaded with batches of 100 (16 connections,")
+	p("full rate), then a `--roles counter` process draining what it appended. Every process and every")
+	p("Redis shares the same two cores, so rates compare topologies only within this run; CPU-seconds")
+	p("per 1,000 events (`INFO cpu` of each master, `/proc` of each process) do not depend on the cores.")
+	p("")
+	p("| topology | ingest events/s (p99) | counter drain events/s | Redis CPU-s / 1,000 events: ingest, per master | counter, per master | pulse CPU-s / 1,000 events: ingest, counter |")
+	p("| --- | --- | --- | --- | --- | --- |")
+	for _, s := range r.scale {
+		p("| %s, %d partitions | %s (%s) | %s | %s | %s | %.3f, %.3f |", s.name, s.partitions, num(s.ingest.EventsPerSec), ms(s.ingest.HTTP),
+			num(s.drained), cpuList(s.redisIngest), cpuList(s.redisCounter), s.ingestCPU, s.counterCPU)
+	}
+	one := r.scale[0]
+	perEvent := sum(one.redisIngest) + sum(one.redisCounter)
+	p("")
+	p("On one master, ingest and counting cost Redis %.3f CPU-seconds per 1,000 events: one Redis core", perEvent)
+	p("saturates at about %s events/s (ingested and counted). The cluster run spends the same work", num(1000/perEvent))
+	p("over its masters (sum %.3f), so N masters take about N times that, given pulse processes to match", sum(r.scale[1].redisIngest)+sum(r.scale[1].redisCounter))
+	p("(%.3f CPU-seconds per 1,000 events for ingest and counter together).", one.ingestCPU+one.counterCPU)
+	p("")
+}
+
+func cpuList(v []float64) string {
+	s := make([]string, len(v))
+	for i, f := range v {
+		s[i] = fmt.Sprintf("%.3f", f)
+	}
+	return strings.Join(s, " / ")
+}
+
+func sum(v []float64) float64 {
+	var t float64
+	for _, f := range v {
+		t += f
+	}
+	return t
 }

@@ -33,7 +33,6 @@ func parseRedisURL(url string) (redis.UniversalOptions, error) {
 		}
 		uo.Addrs = append(uo.Addrs, opt.Addr)
 	}
-	uo.PoolSize = 64
 	uo.IsClusterMode = len(uo.Addrs) > 1
 	return uo, nil
 }
