@@ -23,6 +23,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "windows", tune: func(c *Config) { c.Windows = "5m,1m" }, wantErr: "shortest first"},
 		{name: "dedupe shorter than longest window", tune: func(c *Config) { c.Ingest.DedupeTTL = 5 * time.Minute }, wantErr: "dedupe TTL"},
 		{name: "redis timeout", tune: func(c *Config) { c.RedisTimeout = time.Microsecond }, wantErr: "redis timeout"},
+		{name: "wait outlasts the redis timeout", tune: func(c *Config) { c.Ingest.WaitReplicas, c.RedisTimeout = 1, time.Second }, wantErr: "wait timeout 1s must be shorter"},
+		{name: "wait within the redis timeout", tune: func(c *Config) { c.Ingest.WaitReplicas = 1 }, wantRoles: []string{"counter", "indexer", "ingest", "live"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
