@@ -8,9 +8,9 @@ import (
 
 // DefaultPartitions is N when a deployment does not choose one: with balanced tags, 16
 // partitions spread within one of each other over 2, 3, 4, 6, 8 or 16 masters of a cluster
-// made by redis-cli (TestBalancedSpread), and one Redis reads 16 streams per consumer group
-// at no measurable cost (docs/operations.md, "Redis Cluster"). N is fixed for the life of a
-// deployment: it is recorded under MetaKey and a process with another N refuses to start.
+// made by redis-cli (TestBalancedSpread); on one Redis the counter drained 16 faster than 8
+// (more parallel readers) or 128 (4× its CPU per event): BENCHMARKS.md. N is fixed for the life
+// of a deployment: it is recorded under MetaKey and a process with another N refuses to start.
 const DefaultPartitions = 16
 
 // MaxPartitions bounds N: every consumer runs one reader per partition.

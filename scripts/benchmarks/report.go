@@ -141,23 +141,30 @@ func (r *report) scaleSection(p func(string, ...any)) {
 	p("| topology | ingest events/s (p99) | counter drain events/s | Redis CPU-s / 1,000 events: ingest, per master | counter, per master | pulse CPU-s / 1,000 events: ingest, counter |")
 	p("| --- | --- | --- | --- | --- | --- |")
 	for _, s := range r.scale {
-		p("| %s, %d partitions | %s (%s) | %s | %s | %s | %.3f, %.3f |", s.name, s.partitions, num(s.ingest.EventsPerSec), ms(s.ingest.HTTP),
+		p("| %s, %d partitions | %s (%s) | %s | %s | %s | %.4f, %.4f |", s.name, s.partitions, num(s.ingest.EventsPerSec), ms(s.ingest.HTTP),
 			num(s.drained), cpuList(s.redisIngest), cpuList(s.redisCounter), s.ingestCPU, s.counterCPU)
 	}
-	one := r.scale[0]
+	one, three := r.scale[0], r.scale[1]
 	perEvent := sum(one.redisIngest) + sum(one.redisCounter)
+	spread := sum(three.redisIngest) + sum(three.redisCounter)
+	busiest := 0.0
+	for i := range three.redisIngest {
+		busiest = max(busiest, three.redisIngest[i]+three.redisCounter[i])
+	}
 	p("")
-	p("On one master, ingest and counting cost Redis %.3f CPU-seconds per 1,000 events: one Redis core", perEvent)
-	p("saturates at about %s events/s (ingested and counted). The cluster run spends the same work", num(1000/perEvent))
-	p("over its masters (sum %.3f), so N masters take about N times that, given pulse processes to match", sum(r.scale[1].redisIngest)+sum(r.scale[1].redisCounter))
-	p("(%.3f CPU-seconds per 1,000 events for ingest and counter together).", one.ingestCPU+one.counterCPU)
+	p("On one master, ingest and counting cost Redis %.4f CPU-seconds per 1,000 events: one Redis core", perEvent)
+	p("saturates at about %s events/s ingested and counted, whatever the Pulse processes. The 3-master", num(1000/perEvent))
+	p("cluster spent %.4f in all (%s of one master's), its busiest master", spread, pct(spread, perEvent))
+	p("%.4f: the busiest master saturates at about %s events/s, %.1f× one master. N masters with", busiest, num(1000/busiest), perEvent/busiest)
+	p("balanced partitions predict about N/%d × that, given Pulse processes to match (ingest and counter", 3)
+	p("together took %.4f CPU-seconds per 1,000 events).", one.ingestCPU+one.counterCPU)
 	p("")
 }
 
 func cpuList(v []float64) string {
 	s := make([]string, len(v))
 	for i, f := range v {
-		s[i] = fmt.Sprintf("%.3f", f)
+		s[i] = fmt.Sprintf("%.4f", f)
 	}
 	return strings.Join(s, " / ")
 }
