@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -164,5 +165,40 @@ func TestClusterPartitionsBalanced(t *testing.T) {
 	}
 	if total != p.Layout.Partitions || hi-lo > 1 {
 		t.Errorf("%d partitions placed, %d to %d per master", total, lo, hi)
+	}
+}
+
+// PULSE_INGEST_WAIT_REPLICAS beyond the replicas a master has makes every append to it
+// unconfirmed: the process says so when it starts, naming the master, on a single Redis and on
+// each master of a cluster.
+func TestWaitReplicasWarnsWithoutReplicas(t *testing.T) {
+	t.Parallel()
+	single := testenv.StartRedisWith(t, testenv.RedisOptions{TCP: true})
+	cl := testenv.StartCluster(t, testenv.ClusterOptions{Replicas: 1})
+	for _, tc := range []struct {
+		name, url    string
+		wait, warned int
+	}{
+		{"single without replica", single.URL, 1, 1},
+		{"cluster, one replica each, wait for 2", cl.URL(), 2, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := app.Defaults()
+			cfg.RedisURL, cfg.Roles, cfg.DataDir, cfg.Addr = tc.url, []string{"ingest"}, t.TempDir(), "127.0.0.1:0"
+			cfg.Ingest.WaitReplicas = tc.wait
+			var log strings.Builder
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(&log, nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(log.String(), "fewer replicas than PULSE_INGEST_WAIT_REPLICAS"); n != tc.warned {
+				t.Errorf("%d warnings, want %d:\n%s", n, tc.warned, log.String())
+			}
+			stopped, stop := context.WithCancel(context.Background())
+			stop()
+			_ = a.Run(stopped) // starts and stops at once: closes the App's clients
+		})
 	}
 }

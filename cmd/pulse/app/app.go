@@ -197,7 +197,7 @@ func (a *App) Run(ctx context.Context) error {
 	var serving sync.WaitGroup
 	serveErr := make(chan error, 1)
 	serving.Go(func() { serveErr <- srv.Serve(ln) })
-	a.log.Info("serving", "addr", ln.Addr().String(), "roles", a.cfg.Roles)
+	a.log.Info("serving", "addr", ln.Addr().String(), "roles", a.cfg.Roles, "partitions", a.layout.Partitions, "tags", a.layout.Tags)
 
 	var runErr error
 	select {

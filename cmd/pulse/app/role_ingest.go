@@ -1,6 +1,11 @@
 package app
 
 import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/ingest"
@@ -26,7 +31,49 @@ func (a *App) mountIngest() error {
 	if err != nil {
 		return err
 	}
+	if cfg.WaitReplicas > 0 {
+		a.checkReplicas(rdb, cfg.WaitReplicas)
+	}
 	a.addRunner("ingest writer", in.Run)
 	in.Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)))
 	return nil
+}
+
+// checkReplicas warns about every master with fewer replicas connected than ingest waits for:
+// until more connect, every append to its partitions is answered unconfirmed (503).
+func (a *App) checkReplicas(rdb redis.UniversalClient, want int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	check := func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		if n := connectedReplicas(info); n < want {
+			a.log.Warn("a master has fewer replicas than PULSE_INGEST_WAIT_REPLICAS: its events are answered 503 unconfirmed until more connect",
+				"master", c.Options().Addr, "connected_replicas", n, "wait_replicas", want)
+		}
+		return nil
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, check)
+	case *redis.Client:
+		err = check(ctx, c)
+	}
+	if err != nil {
+		a.log.Warn("could not count the masters' replicas", "err", err)
+	}
+}
+
+// connectedReplicas reads connected_slaves from INFO replication.
+func connectedReplicas(info string) int {
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
 }
