@@ -65,70 +65,74 @@ func ingestTry(url, contentType string, body []byte, header ...string) (ingestAn
 
 func TestIngestContentTypes(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, nil)
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	_, _ = zw.Write([]byte(`[{"id":"gz-1","type":"video_liked","subject":"v1"},{"id":"gz-2","type":"video_liked","subject":"v2"}]`))
-	_ = zw.Close()
-	cases := []struct {
-		name, ct string
-		body     []byte
-		header   []string
-		ids      []string
-	}{
-		{"json object", "application/json", []byte(`{"id":"j-1","type":"video_liked","subject":"v1","time":"2026-01-01T00:00:00Z","data":{"u":"a"}}`), nil, []string{"j-1"}},
-		{"json array", "application/json; charset=utf-8", []byte(`[{"id":"a-1","type":"video_liked","subject":"v1"},{"id":"a-2","type":"video_viewed","subject":"v2","time":1790000000000}]`), nil, []string{"a-1", "a-2"}},
-		{"ndjson", "application/x-ndjson", []byte("{\"id\":\"n-1\",\"type\":\"video_liked\",\"subject\":\"v1\"}\n{\"id\":\"n-2\",\"type\":\"video_liked\",\"subject\":\"v3\"}\n"), nil, []string{"n-1", "n-2"}},
-		{"cloudevent", "application/cloudevents+json", []byte(`{"specversion":"1.0","id":"ce-1","source":"/shop","type":"video_liked","subject":"v1","data":{"u":"b"}}`), nil, []string{"ce-1"}},
-		{"cloudevents batch", "application/cloudevents-batch+json", []byte(`[{"specversion":"1.0","id":"cb-1","source":"/shop","type":"video_liked","subject":"v1"},{"specversion":"1.0","id":"cb-2","source":"/shop","type":"video_liked","subject":"v2"}]`), nil, []string{"cb-1", "cb-2"}},
-		{"gzip", "application/json", gz.Bytes(), []string{"Content-Encoding", "gzip"}, []string{"gz-1", "gz-2"}},
-	}
-	for _, tc := range cases {
-		a := ingestPost(t, p.URL+"/v1/events", tc.ct, tc.body, tc.header...)
-		if a.Status != http.StatusAccepted || a.Accepted != len(tc.ids) {
-			t.Fatalf("%s: %d %+v", tc.name, a.Status, a)
+	EachMode(t, func(t *testing.T, m Mode) {
+		p := StartMode(t, m, nil)
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		_, _ = zw.Write([]byte(`[{"id":"gz-1","type":"video_liked","subject":"v1"},{"id":"gz-2","type":"video_liked","subject":"v2"}]`))
+		_ = zw.Close()
+		cases := []struct {
+			name, ct string
+			body     []byte
+			header   []string
+			ids      []string
+		}{
+			{"json object", "application/json", []byte(`{"id":"j-1","type":"video_liked","subject":"v1","time":"2026-01-01T00:00:00Z","data":{"u":"a"}}`), nil, []string{"j-1"}},
+			{"json array", "application/json; charset=utf-8", []byte(`[{"id":"a-1","type":"video_liked","subject":"v1"},{"id":"a-2","type":"video_viewed","subject":"v2","time":1790000000000}]`), nil, []string{"a-1", "a-2"}},
+			{"ndjson", "application/x-ndjson", []byte("{\"id\":\"n-1\",\"type\":\"video_liked\",\"subject\":\"v1\"}\n{\"id\":\"n-2\",\"type\":\"video_liked\",\"subject\":\"v3\"}\n"), nil, []string{"n-1", "n-2"}},
+			{"cloudevent", "application/cloudevents+json", []byte(`{"specversion":"1.0","id":"ce-1","source":"/shop","type":"video_liked","subject":"v1","data":{"u":"b"}}`), nil, []string{"ce-1"}},
+			{"cloudevents batch", "application/cloudevents-batch+json", []byte(`[{"specversion":"1.0","id":"cb-1","source":"/shop","type":"video_liked","subject":"v1"},{"specversion":"1.0","id":"cb-2","source":"/shop","type":"video_liked","subject":"v2"}]`), nil, []string{"cb-1", "cb-2"}},
+			{"gzip", "application/json", gz.Bytes(), []string{"Content-Encoding", "gzip"}, []string{"gz-1", "gz-2"}},
 		}
-		for i, r := range a.Results {
-			if r.ID != tc.ids[i] || r.Status != "accepted" {
-				t.Errorf("%s: result %d = %+v", tc.name, i, r)
+		for _, tc := range cases {
+			a := ingestPost(t, p.URL+"/v1/events", tc.ct, tc.body, tc.header...)
+			if a.Status != http.StatusAccepted || a.Accepted != len(tc.ids) {
+				t.Fatalf("%s: %d %+v", tc.name, a.Status, a)
+			}
+			for i, r := range a.Results {
+				if r.ID != tc.ids[i] || r.Status != "accepted" {
+					t.Errorf("%s: result %d = %+v", tc.name, i, r)
+				}
 			}
 		}
-	}
-	got := testenv.StoredEvents(t, p.Redis.Client(), p.Layout)
-	for _, tc := range cases {
-		for _, id := range tc.ids {
-			if len(got[id]) != 1 {
-				t.Errorf("%s: %s stored %d times", tc.name, id, len(got[id]))
+		got := testenv.StoredEvents(t, p.Client(t), p.Layout)
+		for _, tc := range cases {
+			for _, id := range tc.ids {
+				if len(got[id]) != 1 {
+					t.Errorf("%s: %s stored %d times", tc.name, id, len(got[id]))
+				}
 			}
 		}
-	}
-	if ce := got["ce-1"][0]; ce.Source != "/shop" || ce.SpecVersion != "1.0" || string(ce.Data) != `{"u":"b"}` {
-		t.Errorf("cloudevent stored as %+v", ce)
-	}
-	if a2 := got["a-2"][0]; a2.Time != 1790000000000 || a2.Type != "video_viewed" {
-		t.Errorf("a-2 stored as %+v", a2)
-	}
+		if ce := got["ce-1"][0]; ce.Source != "/shop" || ce.SpecVersion != "1.0" || string(ce.Data) != `{"u":"b"}` {
+			t.Errorf("cloudevent stored as %+v", ce)
+		}
+		if a2 := got["a-2"][0]; a2.Time != 1790000000000 || a2.Type != "video_viewed" {
+			t.Errorf("a-2 stored as %+v", a2)
+		}
+	})
 }
 
 func TestIngestPartialBatchAndDuplicates(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, nil)
-	body := []byte(`[{"type":"video_liked","subject":"v1"},{"type":"Bad Type","subject":"v1"},{"id":"e-7","type":"video_liked","subject":"v1"}]`)
-	a := ingestPost(t, p.URL+"/v1/events", "application/json", body)
-	if a.Status != 202 || a.Accepted != 2 || a.Rejected != 1 || a.Results[1].Error.Code != "invalid_type" || a.Results[2].ID != "e-7" {
-		t.Fatalf("partial batch: %d %+v", a.Status, a)
-	}
-	a = ingestPost(t, p.URL+"/v1/events", "application/json", []byte(`{"id":"e-7","type":"video_liked","subject":"v1"}`))
-	if a.Status != 200 || a.Duplicates != 1 || a.Results[0].Status != "duplicate" {
-		t.Fatalf("same id again: %d %+v", a.Status, a)
-	}
-	rdb := p.Redis.Client()
-	if n := len(testenv.StoredEvents(t, rdb, p.Layout)["e-7"]); n != 1 {
-		t.Fatalf("e-7 stored %d times", n)
-	}
-	if n := rdb.XLen(context.Background(), events.RejectedStream).Val(); n != 1 {
-		t.Fatalf("%d rejected-input records, want 1", n)
-	}
+	EachMode(t, func(t *testing.T, m Mode) {
+		p := StartMode(t, m, nil)
+		body := []byte(`[{"type":"video_liked","subject":"v1"},{"type":"Bad Type","subject":"v1"},{"id":"e-7","type":"video_liked","subject":"v1"}]`)
+		a := ingestPost(t, p.URL+"/v1/events", "application/json", body)
+		if a.Status != 202 || a.Accepted != 2 || a.Rejected != 1 || a.Results[1].Error.Code != "invalid_type" || a.Results[2].ID != "e-7" {
+			t.Fatalf("partial batch: %d %+v", a.Status, a)
+		}
+		a = ingestPost(t, p.URL+"/v1/events", "application/json", []byte(`{"id":"e-7","type":"video_liked","subject":"v1"}`))
+		if a.Status != 200 || a.Duplicates != 1 || a.Results[0].Status != "duplicate" {
+			t.Fatalf("same id again: %d %+v", a.Status, a)
+		}
+		rdb := p.Client(t)
+		if n := len(testenv.StoredEvents(t, rdb, p.Layout)["e-7"]); n != 1 {
+			t.Fatalf("e-7 stored %d times", n)
+		}
+		if n := rdb.XLen(context.Background(), events.RejectedStream).Val(); n != 1 {
+			t.Fatalf("%d rejected-input records, want 1", n)
+		}
+	})
 }
 
 func TestIngestAuth(t *testing.T) {
@@ -187,15 +191,17 @@ func TestIngestLimits(t *testing.T) {
 
 func TestIngestLike(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, nil)
-	a := ingestPost(t, p.URL+"/v1/videos/video-42/likes", "application/json", []byte(`{"id":"like-1","data":{"user":"u1"}}`))
-	if a.Status != 202 || a.Results[0].ID != "like-1" {
-		t.Fatalf("like: %d %+v", a.Status, a)
-	}
-	e := testenv.StoredEvents(t, p.Redis.Client(), p.Layout)["like-1"]
-	if len(e) != 1 || e[0].Type != "video_liked" || e[0].Subject != "video-42" {
-		t.Fatalf("stored %+v", e)
-	}
+	EachMode(t, func(t *testing.T, m Mode) {
+		p := StartMode(t, m, nil)
+		a := ingestPost(t, p.URL+"/v1/videos/video-42/likes", "application/json", []byte(`{"id":"like-1","data":{"user":"u1"}}`))
+		if a.Status != 202 || a.Results[0].ID != "like-1" {
+			t.Fatalf("like: %d %+v", a.Status, a)
+		}
+		e := testenv.StoredEvents(t, p.Client(t), p.Layout)["like-1"]
+		if len(e) != 1 || e[0].Type != "video_liked" || e[0].Subject != "video-42" {
+			t.Fatalf("stored %+v", e)
+		}
+	})
 }
 
 // Redis goes away: ingest answers 503 with Retry-After, and takes events again as soon as

@@ -125,21 +125,23 @@ func TestLiveTopUpdates(t *testing.T) {
 
 func TestLiveUnsubscribe(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, liveTune())
-	c := dialLive(t, p)
-	c.subscribe("x", "video_liked", "x")
-	c.subscribe("y", "video_liked", "y")
-	c.until(5*time.Second, "both snapshots", func(f liveFrame) bool { return f.ID == "y" })
-	c.send(map[string]any{"op": "unsubscribe", "id": "x"})
-	c.send(map[string]any{"op": "unsubscribe", "id": "x"}) // frames are handled in order
-	if f := c.until(5*time.Second, "error", func(f liveFrame) bool { return f.Op == "error" }); f.Code != "unknown_subscription" {
-		t.Fatalf("second unsubscribe: %+v", f)
-	}
-	post(t, p, ev("video_liked", "x"), ev("video_liked", "y"))
-	f := c.next(10 * time.Second)
-	if f.ID != "y" {
-		t.Fatalf("after unsubscribing x: %+v", f)
-	}
+	EachMode(t, func(t *testing.T, m Mode) {
+		p := StartMode(t, m, liveTune())
+		c := dialLive(t, p)
+		c.subscribe("x", "video_liked", "x")
+		c.subscribe("y", "video_liked", "y")
+		c.until(5*time.Second, "both snapshots", func(f liveFrame) bool { return f.ID == "y" })
+		c.send(map[string]any{"op": "unsubscribe", "id": "x"})
+		c.send(map[string]any{"op": "unsubscribe", "id": "x"}) // frames are handled in order
+		if f := c.until(5*time.Second, "error", func(f liveFrame) bool { return f.Op == "error" }); f.Code != "unknown_subscription" {
+			t.Fatalf("second unsubscribe: %+v", f)
+		}
+		post(t, p, ev("video_liked", "x"), ev("video_liked", "y"))
+		f := c.next(10 * time.Second)
+		if f.ID != "y" {
+			t.Fatalf("after unsubscribing x: %+v", f)
+		}
+	})
 }
 
 func TestLiveMalformedFrames(t *testing.T) {
@@ -214,45 +216,47 @@ func TestLiveOriginAndKeys(t *testing.T) {
 
 func TestLiveSSE(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, liveTune())
-	res, err := http.Get(p.URL + "/v1/live/sse?type=video_liked&subject=v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("sse: %d", res.StatusCode)
-	}
-	frames := make(chan liveFrame, 16)
-	go func() {
-		defer close(frames)
-		sc := bufio.NewScanner(res.Body)
-		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				var f liveFrame
-				_ = json.Unmarshal([]byte(data), &f)
-				frames <- f
+	EachMode(t, func(t *testing.T, m Mode) {
+		p := StartMode(t, m, liveTune())
+		res, err := http.Get(p.URL + "/v1/live/sse?type=video_liked&subject=v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("sse: %d", res.StatusCode)
+		}
+		frames := make(chan liveFrame, 16)
+		go func() {
+			defer close(frames)
+			sc := bufio.NewScanner(res.Body)
+			for sc.Scan() {
+				if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+					var f liveFrame
+					_ = json.Unmarshal([]byte(data), &f)
+					frames <- f
+				}
 			}
+		}()
+		next := func() liveFrame {
+			select {
+			case f := <-frames:
+				return f
+			case <-time.After(10 * time.Second):
+				t.Fatal("no SSE event")
+			}
+			return liveFrame{}
 		}
-	}()
-	next := func() liveFrame {
-		select {
-		case f := <-frames:
-			return f
-		case <-time.After(10 * time.Second):
-			t.Fatal("no SSE event")
+		if f := next(); f.Op != "snapshot" || f.ID != "sse" {
+			t.Fatalf("first event %+v", f)
 		}
-		return liveFrame{}
-	}
-	if f := next(); f.Op != "snapshot" || f.ID != "sse" {
-		t.Fatalf("first event %+v", f)
-	}
-	like(t, p, "v1")
-	if f := next(); f.Op != "update" {
-		t.Fatalf("second event %+v", f)
-	} else if n, _ := f.count("v1", "1m"); n != 1 {
-		t.Fatalf("v1 = %d", n)
-	}
+		like(t, p, "v1")
+		if f := next(); f.Op != "update" {
+			t.Fatalf("second event %+v", f)
+		} else if n, _ := f.count("v1", "1m"); n != 1 {
+			t.Fatalf("v1 = %d", n)
+		}
+	})
 }
 
 func TestLiveShutdownGoingAway(t *testing.T) {

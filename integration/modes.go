@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/pulsehq/pulse/cmd/pulse/app"
 	"github.com/pulsehq/pulse/internal/testenv"
 )
@@ -101,6 +103,31 @@ func StartSplit(t testing.TB, url string, sc Scale, tune func(*app.Config)) *Pul
 func closedDone() chan error {
 	c := make(chan error)
 	close(c)
+	return c
+}
+
+// Client is a client of the test's Redis or cluster, for assertions; closed at cleanup.
+func (p *Pulse) Client(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	if p.Redis != nil {
+		return p.Redis.Client()
+	}
+	var addrs []string
+	for _, u := range strings.Split(p.Config.RedisURL, ",") {
+		opt, err := redis.ParseURL(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs = append(addrs, opt.Addr)
+	}
+	var c redis.UniversalClient
+	if len(addrs) > 1 {
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	} else {
+		opt, _ := redis.ParseURL(p.Config.RedisURL)
+		c = redis.NewClient(opt)
+	}
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
