@@ -23,7 +23,11 @@ type ClusterOptions struct {
 	// proxies, while the cluster bus between nodes stays direct.
 	Proxied     bool
 	AppendFsync string        // as RedisOptions.AppendFsync, for every node
-	NodeTimeout time.Duration // cluster-node-timeout: failure detection; 0 means 2s
+	// NodeTimeout is cluster-node-timeout, failure detection: 0 means 2 s with replicas (a
+	// failover within seconds) and Redis's 15 s without, where a master marked failed cannot
+	// be replaced and only makes its slots refuse commands: a loaded test machine can delay a
+	// node's cluster-bus answers for a second or two.
+	NodeTimeout time.Duration
 }
 
 // Cluster is a Redis Cluster of local redis-server processes on loopback TCP ports.
@@ -61,7 +65,10 @@ func StartCluster(t testing.TB, opts ClusterOptions) *Cluster {
 		opts.Masters = 3
 	}
 	if opts.NodeTimeout == 0 {
-		opts.NodeTimeout = 2 * time.Second
+		opts.NodeTimeout = 15 * time.Second
+		if opts.Replicas > 0 {
+			opts.NodeTimeout = 2 * time.Second
+		}
 	}
 	if opts.Masters < 3 || opts.Replicas < 0 {
 		t.Fatalf("testenv: cluster of %d masters, %d replicas each: want ≥3 masters, ≥0 replicas", opts.Masters, opts.Replicas)
