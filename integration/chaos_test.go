@@ -529,6 +529,9 @@ func (c *client) attempt(batch []*chaosEvent, repeats map[*chaosEvent]bool, retr
 		}
 	}
 	c.h.count(strings.TrimSpace(fmt.Sprintf("%d %s", res.StatusCode, code)))
+	if res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") == "" {
+		c.h.violate("a 503 %s came without Retry-After", code)
+	}
 	if len(results) != len(batch) {
 		if res.StatusCode == http.StatusServiceUnavailable {
 			return c.unanswered(batch, false) // e.g. a process shutting down: treat as unknown
