@@ -21,8 +21,9 @@ import (
 // playwright-core; frontend/e2e/run.mjs) against a whole pulse on a real Redis. They run when
 // PULSE_E2E=1 (go tool task test sets it); then a missing prerequisite fails them.
 //
-// They are not parallel on purpose: the checks time things in the browser (a like must show
-// within 1 s), and Chromium gets the package's CPU to itself instead of sharing it.
+// They are not parallel on purpose: Chromium gets the package's CPU to itself instead of sharing
+// it. They wait for conditions with generous bounds and report how long things took (a like's
+// click to its count) rather than assert it.
 
 func TestBrowser(t *testing.T) {
 	runE2E(t, "the dashboard checks", nil, 3*time.Minute)
