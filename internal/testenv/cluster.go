@@ -22,7 +22,7 @@ type ClusterOptions struct {
 	// CLUSTER SLOTS and MOVED send clients (and replicas' replication links) through the
 	// proxies, while the cluster bus between nodes stays direct.
 	Proxied     bool
-	AppendFsync string        // as RedisOptions.AppendFsync, for every node
+	AppendFsync string // as RedisOptions.AppendFsync, for every node
 	// NodeTimeout is cluster-node-timeout, failure detection: 0 means 2 s with replicas (a
 	// failover within seconds) and Redis's 15 s without, where a master marked failed cannot
 	// be replaced and only makes its slots refuse commands: a loaded test machine can delay a
