@@ -183,6 +183,9 @@ type Counts struct {
 	To      int64   `json:"to"`
 	Count   int64   `json:"count"`
 	Series  []Point `json:"series,omitempty"`
+	// Source says what answered: "history" (the per-minute history), "archive" (the range is
+	// older than the history kept) or "both" (the range spans their boundary).
+	Source string `json:"source"`
 }
 
 // Point is one step of a series: Count events in the step starting at T (unix ms).

@@ -247,13 +247,13 @@ func Lag(lastID string, g redis.XInfoGroup) int64 {
 }
 
 // groupNames are Pulse's consumer groups of the partition streams, in display order.
-var groupNames = [...]string{events.GroupCounter, events.GroupIndexer}
+var groupNames = [...]string{events.GroupCounter, events.GroupIndexer, events.GroupArchiver}
 
-// CreateGroups makes every partition stream and every consumer group, so that entries appended
+// CreateGroups makes every partition stream and each of groups, so that entries appended
 // before a consumer first starts are still delivered to it (groups start at 0).
-func CreateGroups(ctx context.Context, rdb redis.Cmdable, layout events.Layout) error {
+func CreateGroups(ctx context.Context, rdb redis.Cmdable, layout events.Layout, groups []string) error {
 	for p := range layout.Partitions {
-		for _, g := range groupNames {
+		for _, g := range groups {
 			if err := createGroup(ctx, rdb, layout.Stream(p), g); err != nil {
 				return err
 			}

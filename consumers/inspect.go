@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/internal/archive"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
@@ -85,6 +86,8 @@ type PipelineView struct {
 	// search index has waited. 0 when search is caught up.
 	SearchLagMS int64    `json:"search_lag_ms"`
 	Rates       RateView `json:"rates"`
+	// Archive is the archive's size as an archiver last listed it; null when no archiver has.
+	Archive *archive.Stats `json:"archive"`
 }
 
 // PartitionView is one partition stream.
@@ -113,10 +116,11 @@ type RateView struct {
 // RatePoint is the rates over the interval that ends at T. A group's rate is null when it
 // cannot be known (lag unknown, or the totals went backwards because Redis was emptied).
 type RatePoint struct {
-	T       int64    `json:"t"`
-	Ingest  *float64 `json:"ingest"`
-	Counter *float64 `json:"counter"`
-	Indexer *float64 `json:"indexer"`
+	T        int64    `json:"t"`
+	Ingest   *float64 `json:"ingest"`
+	Counter  *float64 `json:"counter"`
+	Indexer  *float64 `json:"indexer"`
+	Archiver *float64 `json:"archiver"`
 }
 
 // Mount adds GET /pipeline to r.
@@ -200,10 +204,11 @@ func (p *Inspector) rates() RateView {
 			return &r
 		}
 		rv.Series = append(rv.Series, RatePoint{
-			T:       cur.at,
-			Ingest:  rate(prev.added, cur.added),
-			Counter: rate(prev.acked[0], cur.acked[0]),
-			Indexer: rate(prev.acked[1], cur.acked[1]),
+			T:        cur.at,
+			Ingest:   rate(prev.added, cur.added),
+			Counter:  rate(prev.acked[0], cur.acked[0]),
+			Indexer:  rate(prev.acked[1], cur.acked[1]),
+			Archiver: rate(prev.acked[2], cur.acked[2]),
 		})
 	}
 	return rv
@@ -335,6 +340,11 @@ func (p *Inspector) Pipeline(ctx context.Context) (PipelineView, error) {
 		v.Partitions[i] = pv
 	}
 	v.SearchLagMS = v.Groups[events.GroupIndexer].OldestMS
+	if st, ok, err := archive.ReadStats(ctx, p.rdb); err != nil {
+		return PipelineView{}, err
+	} else if ok {
+		v.Archive = &st
+	}
 	return v, nil
 }
 

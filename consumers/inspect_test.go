@@ -19,7 +19,7 @@ func TestPipelineView(t *testing.T) {
 	ctx := context.Background()
 	rdb := testenv.StartRedis(t).Client()
 	const parts = 2
-	if err := CreateGroups(ctx, rdb, events.Layout{Partitions: parts, Tags: events.TagsNumbered}); err != nil {
+	if err := CreateGroups(ctx, rdb, events.Layout{Partitions: parts, Tags: events.TagsNumbered}, []string{events.GroupCounter, events.GroupIndexer}); err != nil {
 		t.Fatal(err)
 	}
 	// Entries a minute old, so the groups' ages are known lower bounds.
@@ -129,17 +129,17 @@ func TestPipelineRates(t *testing.T) {
 		{"one sample has no rate", []pipelineSample{{at: 1000}}, nil},
 		{
 			"steady",
-			[]pipelineSample{{at: 0, added: 0}, {at: 2000, added: 100, acked: [2]int64{50, 20}}},
-			[]RatePoint{{T: 2000, Ingest: f(50), Counter: f(25), Indexer: f(10)}},
+			[]pipelineSample{{at: 0, added: 0}, {at: 2000, added: 100, acked: [3]int64{50, 20, 40}}},
+			[]RatePoint{{T: 2000, Ingest: f(50), Counter: f(25), Indexer: f(10), Archiver: f(20)}},
 		},
 		{
 			"unknown lag",
-			[]pipelineSample{{at: 0, acked: [2]int64{-1, 0}}, {at: 1000, added: 10, acked: [2]int64{5, 5}}},
-			[]RatePoint{{T: 1000, Ingest: f(10), Counter: nil, Indexer: f(5)}},
+			[]pipelineSample{{at: 0, acked: [3]int64{-1, 0, 0}}, {at: 1000, added: 10, acked: [3]int64{5, 5, 5}}},
+			[]RatePoint{{T: 1000, Ingest: f(10), Counter: nil, Indexer: f(5), Archiver: f(5)}},
 		},
 		{
 			"redis emptied",
-			[]pipelineSample{{at: 0, added: 100, acked: [2]int64{100, 100}}, {at: 1000, added: 3, acked: [2]int64{1, 0}}},
+			[]pipelineSample{{at: 0, added: 100, acked: [3]int64{100, 100, 100}}, {at: 1000, added: 3, acked: [3]int64{1, 0, 0}}},
 			[]RatePoint{{T: 1000}},
 		},
 	}

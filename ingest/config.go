@@ -119,3 +119,38 @@ func (in *Ingest) Run(ctx context.Context) error { return in.w.Run(ctx) }
 
 // Mount adds the routes to r (see Handler.Mount).
 func (in *Ingest) Mount(r gin.IRoutes) { in.h.Mount(r) }
+
+// Replay appends events replayed from the archive as they were (ids, times, receive times),
+// marked events.OriginArchive so that the archiver does not write them again. Their ids' dedupe
+// keys make a repeated replay append nothing new within the dedupe horizon. It returns how many
+// events were appended and how many were duplicates; err is the first failure (those events
+// may or may not be stored: replaying them again is safe).
+func (in *Ingest) Replay(ctx context.Context, evs []events.Event) (appended, duplicates int, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	cfg := in.w.cfg
+	j := &job{done: make(chan struct{}, 1), items: make([]item, len(evs))}
+	for i, e := range evs {
+		it := &j.items[i]
+		it.ev, it.ev.Origin = e, events.OriginArchive
+		it.part = cfg.Layout.Partition(e.Type, e.Subject)
+		it.key = cfg.Layout.DedupeKey(it.part, e.Type, e.Subject, e.ID)
+	}
+	if err := in.w.submit(j); err != nil {
+		return 0, 0, err
+	}
+	for i := range j.items {
+		switch it := &j.items[i]; it.status {
+		case accepted:
+			appended++
+		case duplicate:
+			duplicates++
+		default:
+			if err == nil {
+				err = it.err
+			}
+		}
+	}
+	return appended, duplicates, err
+}

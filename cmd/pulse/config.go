@@ -13,13 +13,14 @@ import (
 
 // parseConfig fills app.Config from flags, then PULSE_* variables, then defaults. Every flag
 // --some-name has the variable PULSE_SOME_NAME.
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (app.Config, *flag.FlagSet, error) {
+// extra adds a command's own flags.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer, extra ...func(*flag.FlagSet)) (app.Config, *flag.FlagSet, error) {
 	c := app.Defaults()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	p := &parser{fs: fs, getenv: getenv}
 
-	p.list(&c.Roles, "roles", c.Roles, "roles to run: all, or any of ingest,counter,live,indexer")
+	p.list(&c.Roles, "roles", c.Roles, "roles to run: all, or any of ingest,counter,live,indexer,archiver")
 	p.str(&c.Addr, "addr", c.Addr, "HTTP listen address")
 	p.str(&c.AdminAddr, "admin-addr", c.AdminAddr, "pprof listen address (empty: off)")
 	p.str(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL; several comma-separated for a Redis Cluster")
@@ -57,6 +58,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	p.int(&c.Indexer.Batch, "index-batch", c.Indexer.Batch, "most events per indexing batch")
 	p.dur(&c.Indexer.Wait, "index-wait", c.Indexer.Wait, "longest wait to fill an indexing batch")
 
+	p.str(&c.ArchiveURL, "archive-url", c.ArchiveURL, "where the archive goes: a folder, file:///path or s3://bucket?endpoint=…&region=… (off: no archive)")
+	p.dur(&c.Archiver.Roll, "archive-roll", c.Archiver.Roll, "longest time an event waits in memory before its archive file is written")
+	p.dur(&c.Archiver.Lease, "archive-lease", c.Archiver.Lease, "how long a partition's archive stays with a process that stopped renewing its lease (a killed one)")
+	p.int(&c.Archiver.RollBytes, "archive-roll-bytes", c.Archiver.RollBytes, "a partition's archive file is written once its events hold this many bytes in memory")
+
 	// edge: timeouts, connection caps, security
 	p.list(&c.TrustedProxies, "trusted-proxies", nil, "IPs or CIDRs of proxies whose X-Forwarded-For names the client (unset: none, the peer address)")
 	p.dur(&c.BodyTimeout, "body-timeout", c.BodyTimeout, "time to receive a request body after its headers (else 408)")
@@ -65,6 +71,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (a
 	p.int(&c.Live.MaxConns, "live-max-conns", c.Live.MaxConns, "WebSocket and SSE connections per process (past it: 503)")
 	p.int(&c.Live.MaxConnsPerAddr, "live-max-conns-per-addr", c.Live.MaxConnsPerAddr, "WebSocket and SSE connections per client address (past it: 429)")
 
+	for _, add := range extra {
+		add(fs)
+	}
 	if p.err != nil {
 		return c, fs, p.err
 	}

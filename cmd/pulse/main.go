@@ -32,6 +32,8 @@ commands:
   serve     run roles (all in one process by default; --roles ingest,counter,live,indexer)
   health    check a running pulse's /readyz (exit 1 when not ready)
   cluster   cluster plan: which Redis master holds which partitions
+  replay    re-append archived events: pulse replay --from T --to T [--type a,b]
+  rebuild   recompute per-minute history from the archive: pulse rebuild history --from T --to T
   bench     load a running pulse and measure throughput, end-to-end latency and drift
   version   print the version
 `
@@ -48,6 +50,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return bench(ctx, args[1:], stdout, stderr)
 	case "cluster":
 		return cluster(ctx, args[1:], getenv, stdout, stderr)
+	case "replay":
+		return replay(ctx, args[1:], getenv, stderr)
+	case "rebuild":
+		if len(args) < 2 || args[1] != "history" {
+			return errors.New("usage: pulse rebuild history --from T --to T [--type a,b]")
+		}
+		return rebuildHistory(ctx, args[2:], getenv, stderr)
 	case "health":
 		return health(ctx, args[1:], getenv, stdout)
 	case "version", "--version", "-version":

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pulsehq/pulse/cmd/pulse/app"
@@ -27,6 +29,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 	log.Info("starting pulse", "version", version, "config", effective(fs))
+	if at := getenv("PULSE_TEST_ARCHIVE_KILL"); at != "" {
+		cfg.Archiver.Crash = killAt(at, log)
+	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -98,4 +103,17 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// killAt returns an archiver crash hook for the crash tests: PULSE_TEST_ARCHIVE_KILL=<step>
+// SIGKILLs the process the first time any partition's commit reaches step (staged, put, ack,
+// acked: consumers/archiver). Never set outside tests.
+func killAt(step string, log *slog.Logger) func(string, int) {
+	log.Warn("PULSE_TEST_ARCHIVE_KILL is set: this process kills itself during an archive commit", "step", step)
+	return func(at string, partition int) {
+		if at == step {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // SIGKILL is not handled: nothing after it runs
+		}
+	}
 }

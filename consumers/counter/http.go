@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/pulsehq/pulse/client"
+	"github.com/pulsehq/pulse/internal/archive"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
@@ -27,14 +28,16 @@ const (
 // api serves the count queries over a Reader.
 type api struct {
 	reader    *Reader
-	retention time.Duration // history kept: older parts of a /counts range are not read
-	maxFuture time.Duration // how far event times may lead the clock: later parts are not read
+	archive   *archive.Engine // nil: no archive, counts come from the history alone
+	retention time.Duration   // history kept: older parts of a /counts range are not read
+	maxFuture time.Duration   // how far event times may lead the clock: later parts are not read
 }
 
 // Mount adds GET /windows, /top and /counts to r (the group behind the caller's key check):
-// the count queries, answered by any process of the deployment.
-func (c *Counter) Mount(r gin.IRoutes) {
-	a := &api{reader: NewReader(c.rdb, c.cfg.Layout, c.cfg.Windows), retention: c.cfg.HistoryRetention, maxFuture: c.cfg.MaxFuture}
+// the count queries, answered by any process of the deployment. With an archive, /counts
+// answers the part of a range older than the history kept from the archive.
+func (c *Counter) Mount(r gin.IRoutes, arch *archive.Engine) {
+	a := &api{reader: NewReader(c.rdb, c.cfg.Layout, c.cfg.Windows), archive: arch, retention: c.cfg.HistoryRetention, maxFuture: c.cfg.MaxFuture}
 	r.GET("/windows", a.windows)
 	r.GET("/top", a.top)
 	r.GET("/counts", a.counts)
@@ -201,44 +204,85 @@ func parseCountsQuery(v url.Values) (countsQuery, error) {
 	return q, nil
 }
 
-// counts answers {"type", "subject", "from", "to", "count", "series"}: from and to are the
-// range counted, in unix ms (whole minutes, clipped to the history kept); series only with step.
+// counts answers {"type", "subject", "from", "to", "count", "series", "source"}: from and to are
+// the range counted, in unix ms (whole minutes; without an archive, clipped to the history
+// kept); series only with step. The history answers what it holds; an archive answers what is
+// older, from the boundary on a step's edge, so that no point mixes the two.
 func (a *api) counts(c *gin.Context) {
 	q, err := parseCountsQuery(c.Request.URL.Query())
 	if err != nil {
 		httpapi.Abort(c, err)
 		return
 	}
-	typ, subject, from, to, step := q.typ, q.subject, q.from, q.to, q.step
-	// Only history that can exist is read: retention behind, MaxFuture ahead.
 	now := time.Now().UnixMilli()
-	from = max(from, now-a.retention.Milliseconds())
-	to = min(to, now+a.maxFuture.Milliseconds()+time.Minute.Milliseconds())
-	s := ""
-	if subject != nil {
-		s = *subject
+	// Only what can exist is read: MaxFuture ahead, and without an archive, retention behind.
+	from, to := q.from, min(q.to, now+a.maxFuture.Milliseconds()+time.Minute.Milliseconds())
+	kept := now - a.retention.Milliseconds()
+	if a.archive == nil {
+		from = max(from, kept)
 	}
 	if to <= from { // nothing of the range can hold events
 		from = floorDiv(max(from, to), 60_000) * 60_000
-		ans := countsAnswer{Type: typ, Subject: subject, From: from, To: from}
-		if step > 0 {
+		ans := countsAnswer{Type: q.typ, Subject: q.subject, From: from, To: from, Source: "history"}
+		if q.step > 0 {
 			ans.Series = &[]client.Point{}
 		}
 		c.JSON(http.StatusOK, ans)
 		return
 	}
-	if step > 0 && (to-from)/step.Milliseconds() > MaxSeriesPoints {
+	from, to = floorDiv(from, 60_000)*60_000, -floorDiv(-to, 60_000)*60_000
+	if q.step > 0 && (to-from)/q.step.Milliseconds() > MaxSeriesPoints {
 		httpapi.Abort(c, httpapi.BadParam("step", "more than %d points: use a larger step", MaxSeriesPoints))
 		return
 	}
-	rg, err := a.reader.History(c.Request.Context(), typ, s, from, to, step)
-	if err != nil {
-		abort(c, err)
-		return
+	// The boundary: the first minute the history holds, moved up to a step's edge.
+	split := max(from, -floorDiv(-kept, 60_000)*60_000)
+	if a.archive == nil {
+		split = from
+	} else if stepMs := q.step.Milliseconds(); stepMs > 0 {
+		split = from + (split-from+stepMs-1)/stepMs*stepMs
 	}
-	ans := countsAnswer{Type: typ, Subject: subject, From: rg.From, To: rg.To, Count: rg.Count}
-	if step > 0 {
-		ans.Series = &rg.Series
+	split = min(split, to)
+	ans := countsAnswer{Type: q.typ, Subject: q.subject, From: from, To: to}
+	var series []client.Point
+	if q.step > 0 {
+		for t := from; t < to; t += q.step.Milliseconds() {
+			series = append(series, client.Point{T: t})
+		}
+		ans.Series = &series
+	}
+	ctx := c.Request.Context()
+	if split > from {
+		counts, err := a.archive.Counts(ctx, archive.Filter{Types: []string{q.typ}, Subject: q.subject, From: from, To: split}, q.step)
+		if err != nil {
+			httpapi.Abort(c, events.Unavailable("archive_unavailable", "the archive cannot be read now; retry", 5*time.Second))
+			_ = c.Error(err)
+			return
+		}
+		for i, n := range counts {
+			ans.Count += n
+			if q.step > 0 && i >= 0 && int(i) < len(series) {
+				series[i].Count += n
+			}
+		}
+		ans.Source = "archive"
+	}
+	if split < to {
+		s := ""
+		if q.subject != nil {
+			s = *q.subject
+		}
+		rg, err := a.reader.History(ctx, q.typ, s, split, to, q.step)
+		if err != nil {
+			abort(c, err)
+			return
+		}
+		ans.Count += rg.Count
+		off := int((split - from) / max(q.step.Milliseconds(), 1))
+		for i, pt := range rg.Series {
+			series[off+i].Count += pt.Count
+		}
+		ans.Source = map[string]string{"": "history", "archive": "both"}[ans.Source]
 	}
 	c.JSON(http.StatusOK, ans)
 }
@@ -250,6 +294,7 @@ type countsAnswer struct {
 	To      int64           `json:"to"`
 	Count   int64           `json:"count"`
 	Series  *[]client.Point `json:"series,omitempty"`
+	Source  string          `json:"source"` // history, archive or both
 }
 
 func timeParam(v url.Values, name string) (int64, error) {

@@ -21,5 +21,8 @@ func (e *Event) AppendArgs(dst []any) []any {
 	if e.SpecVersion != "" {
 		dst = append(dst, FieldSpecVersion, &e.SpecVersion)
 	}
+	if e.Origin != "" {
+		dst = append(dst, FieldOrigin, &e.Origin)
+	}
 	return dst
 }

@@ -34,7 +34,13 @@ type Event struct {
 	// CloudEvents attributes kept in the stored record.
 	Source      string `json:"source,omitempty"`
 	SpecVersion string `json:"specversion,omitempty"`
+	// Origin is OriginArchive for an event re-appended from the archive (pulse replay): the
+	// archiver, which holds it already, skips it. Never set by a client.
+	Origin string `json:"-"`
 }
+
+// OriginArchive marks events replayed from the archive.
+const OriginArchive = "archive"
 
 // Error is the one error a client sees, from any stage: a validation failure of an event, a
 // bad query, a refused live frame, a dependency that is down. Kind says what went wrong in

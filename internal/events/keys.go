@@ -101,4 +101,6 @@ const (
 const (
 	GroupCounter = "counter"
 	GroupIndexer = "indexer"
+	// GroupArchiver writes the archive (consumers/archiver).
+	GroupArchiver = "archiver"
 )

@@ -18,6 +18,7 @@ const (
 	FieldData        = "data"
 	FieldSource      = "source"
 	FieldSpecVersion = "specversion"
+	FieldOrigin      = "origin"
 )
 
 // Values lays the event out as XADD field/value pairs, in a fixed order, omitting empty
@@ -40,6 +41,9 @@ func (e *Event) Values() []string {
 	if e.SpecVersion != "" {
 		v = append(v, FieldSpecVersion, e.SpecVersion)
 	}
+	if e.Origin != "" {
+		v = append(v, FieldOrigin, e.Origin)
+	}
 	return v
 }
 
@@ -55,6 +59,7 @@ func FromValues(m map[string]any) (Event, error) {
 		Subject:     get(FieldSubject),
 		Source:      get(FieldSource),
 		SpecVersion: get(FieldSpecVersion),
+		Origin:      get(FieldOrigin),
 	}
 	if d := get(FieldData); d != "" {
 		e.Data = json.RawMessage(d)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pulsehq/pulse/consumers"
+	"github.com/pulsehq/pulse/internal/archive"
 
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
@@ -33,7 +34,8 @@ type App struct {
 	reg       *telemetry.Registry
 	keys      *httpapi.Keys
 	windows   []events.Window
-	layout    events.Layout // learned from the deployment when New runs
+	layout    events.Layout  // learned from the deployment when New runs
+	store     *archive.Store // nil: no archive, or not opened by a role of this process
 	engine    *gin.Engine
 	api       *gin.RouterGroup // /v1
 
@@ -54,34 +56,13 @@ type runner struct {
 
 // New validates cfg, connects to Redis and mounts the configured roles. It does not listen yet.
 func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	a, err := Open(ctx, cfg, log)
+	if err != nil {
+		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, reg: telemetry.New(), addrReady: make(chan struct{})}
-	a.windows, _ = events.ParseWindows(cfg.Windows)
-	a.keys = httpapi.NewKeys(cfg.APIKeys, cfg.BrowserKeys)
 	if a.keys.Open() {
 		log.Warn("no API keys configured (PULSE_API_KEYS): the API is open to anyone who can reach it")
 	}
-	// Nothing is served or written before the deployment's settings are checked: a process
-	// with another partition count or other windows must not take a single event.
-	var err error
-	if a.redisOpts, err = connect(ctx, cfg.RedisURL, log); err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
-	}
-	a.redisOpts.ReadTimeout, a.redisOpts.WriteTimeout = cfg.RedisTimeout, cfg.RedisTimeout
-	// Every consumer group holds one connection per partition in a blocking read: with fewer
-	// than that, readers queue for connections (128 partitions on the former fixed 64 drained
-	// at 3% of the rate of 16: BENCHMARKS.md). Per node of a cluster, an upper bound.
-	a.redisOpts.PoolSize = 64 + 2*cfg.Partitions
-	a.rdb = a.newRedis(nil)
-	d, err := events.Deployment{Layout: events.Layout{Partitions: cfg.Partitions}, Windows: a.windows}.Await(ctx, a.rdb, log)
-	if err != nil {
-		a.close()
-		return nil, err
-	}
-	a.layout = d.Layout
-
 	a.engine = httpapi.Engine(log)
 	a.engine.Use(a.reg.Middleware)
 	if err := a.useEdge(); err != nil {
@@ -101,9 +82,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		{"counter", a.mountCounter},
 		{"live", a.mountLive},
 		{"indexer", a.mountIndexer},
+		{"archiver", a.mountArchiver},
 	}
 	for _, m := range mounts {
-		if !cfg.Has(m.role) {
+		if !a.cfg.Has(m.role) {
 			continue
 		}
 		if err := m.mount(); err != nil {
@@ -116,6 +98,40 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	return a, nil
 }
+
+// Open validates cfg, connects to Redis and learns the deployment, without mounting any role:
+// New goes on from there; one-off commands (pulse replay, pulse rebuild) use it alone and
+// Close it.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	a := &App{cfg: cfg, log: log, reg: telemetry.New(), addrReady: make(chan struct{})}
+	a.windows, _ = events.ParseWindows(cfg.Windows)
+	a.keys = httpapi.NewKeys(cfg.APIKeys, cfg.BrowserKeys)
+	// Nothing is served or written before the deployment's settings are checked: a process
+	// with another partition count or other windows must not take a single event.
+	var err error
+	if a.redisOpts, err = connect(ctx, cfg.RedisURL, log); err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	a.redisOpts.ReadTimeout, a.redisOpts.WriteTimeout = cfg.RedisTimeout, cfg.RedisTimeout
+	// Every consumer group holds one connection per partition in a blocking read: with fewer
+	// than that, readers queue for connections (128 partitions on the former fixed 64 drained
+	// at 3% of the rate of 16: BENCHMARKS.md). Per node of a cluster, an upper bound.
+	a.redisOpts.PoolSize = 64 + 2*cfg.Partitions
+	a.rdb = a.newRedis(nil)
+	d, err := events.Deployment{Layout: events.Layout{Partitions: cfg.Partitions}, Windows: a.windows}.Await(ctx, a.rdb, log)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	a.layout = d.Layout
+	return a, nil
+}
+
+// Close releases what Open took (Run does it itself).
+func (a *App) Close() { a.close() }
 
 func (a *App) deployment() events.Deployment {
 	return events.Deployment{Layout: a.layout, Windows: a.windows}
@@ -240,7 +256,7 @@ func (a *App) keepReady(ctx context.Context) error {
 		wait = time.Second
 		_, err := d.Record(ctx, a.rdb)
 		if err == nil {
-			err = consumers.CreateGroups(ctx, a.rdb, a.layout)
+			err = consumers.CreateGroups(ctx, a.rdb, a.layout, a.cfg.Groups())
 		}
 		switch {
 		case errors.Is(err, events.ErrMismatch):

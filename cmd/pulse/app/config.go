@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pulsehq/pulse/consumers"
+	"github.com/pulsehq/pulse/consumers/archiver"
 	"github.com/pulsehq/pulse/consumers/counter"
 	"github.com/pulsehq/pulse/consumers/indexer"
 	"github.com/pulsehq/pulse/ingest"
@@ -19,7 +20,7 @@ import (
 )
 
 // Roles a process can run. "all" is every role in one process, the local default.
-var Roles = []string{"ingest", "counter", "live", "indexer"}
+var Roles = []string{"ingest", "counter", "live", "indexer", "archiver"}
 
 // Config is every setting of a pulse process. main fills it from PULSE_* variables and flags
 // whose defaults are Defaults(); a zero field means its default. Each role's settings are that
@@ -52,6 +53,12 @@ type Config struct {
 	Live      live.Config
 	Indexer   indexer.Config
 	Meili     search.MeiliConfig // URL and Key; no URL: the embedded Bleve index
+	// ArchiveURL is where the archive goes (internal/archive.Open; empty: the folder archive in
+	// DataDir); "off": no archive, no
+	// archiver group, and counts answer from the per-minute history only. Every process of a
+	// deployment must agree on it.
+	ArchiveURL string
+	Archiver   archiver.Config
 
 	// edge: timeouts, security
 	TrustedProxies []string      // IPs or CIDRs whose X-Forwarded-For names the client; none: the peer address
@@ -78,6 +85,7 @@ func Defaults() Config {
 		Counter:   counter.DefaultConfig(),
 		Live:      live.DefaultConfig(),
 		Indexer:   indexer.DefaultConfig(),
+		Archiver:  archiver.DefaultConfig(),
 
 		BodyTimeout:  30 * time.Second,
 		WriteTimeout: 30 * time.Second,
@@ -100,6 +108,9 @@ func (c *Config) Validate() error {
 		default:
 			errs = append(errs, fmt.Errorf("unknown role %q (want all, %v)", r, Roles))
 		}
+	}
+	if c.ArchiveOff() {
+		roles = slices.DeleteFunc(roles, func(r string) bool { return r == "archiver" })
 	}
 	slices.Sort(roles)
 	c.Roles = slices.Compact(roles)
@@ -157,6 +168,18 @@ func orDefault(v *time.Duration, def time.Duration, name string) error {
 		return fmt.Errorf("%s %v: want > 0", name, *v)
 	}
 	return nil
+}
+
+// ArchiveOff reports whether the deployment keeps no archive.
+func (c *Config) ArchiveOff() bool { return c.ArchiveURL == "off" }
+
+// Groups are the consumer groups of the deployment: each partition stream is trimmed only
+// below what all of them have acknowledged.
+func (c *Config) Groups() []string {
+	if c.ArchiveOff() {
+		return []string{events.GroupCounter, events.GroupIndexer}
+	}
+	return []string{events.GroupCounter, events.GroupIndexer, events.GroupArchiver}
 }
 
 // Has reports whether the process runs role.

@@ -23,6 +23,7 @@ func (a *App) mountCounter() error {
 	// The alarm cap is twice ingest's backlog limit; without a limit (negative), the default.
 	tr, err := consumers.NewTrimmer(a.rdb, consumers.TrimConfig{
 		Layout:  a.layout,
+		Groups:  a.cfg.Groups(),
 		MaxLen:  2 * max(a.cfg.Ingest.MaxBacklog, 0),
 		Logger:  a.log,
 		Metrics: a.reg,
@@ -34,7 +35,11 @@ func (a *App) mountCounter() error {
 
 	read := a.api.Group("", a.keys.Require(httpapi.AccessBrowser))
 	full := a.api.Group("", a.keys.Require(httpapi.AccessFull))
-	c.Mount(read)
+	eng, err := a.archiveEngine()
+	if err != nil {
+		return err
+	}
+	c.Mount(read, eng)
 	// Failure records hold what producers sent (bodies, ids, data): operators' business, not
 	// something a key handed to web pages may read.
 	fa, err := failures.NewAPI(a.rdb, failures.APIConfig{Layout: a.layout})

@@ -1,0 +1,138 @@
+package archive
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pulsehq/pulse/internal/events"
+)
+
+func TestKeyRoundTrip(t *testing.T) {
+	h := time.Date(2026, 12, 4, 17, 0, 0, 0, time.UTC).Unix() / 3600
+	span := Span{ID{1733300000000, 0}, ID{1733300000123, 5}}
+	key := Key(h, 3, span)
+	if want := "events/year=2026/month=12/day=04/hour=17/3-1733300000000-0-1733300000123-5.parquet"; key != want {
+		t.Fatalf("key %q, want %q", key, want)
+	}
+	p, s, err := ParseKey(key)
+	if err != nil || p != 3 || s != span {
+		t.Fatalf("ParseKey = %d %v %v", p, s, err)
+	}
+	if got, ok := HourOfKey(key); !ok || got != h {
+		t.Fatalf("HourOfKey = %d %v, want %d", got, ok, h)
+	}
+	for _, bad := range []string{"events/x.parquet", "events/1-2-3.parquet", "a-1-2-3-4.txt"} {
+		if _, _, err := ParseKey(bad); err == nil {
+			t.Errorf("ParseKey(%q) took a bad name", bad)
+		}
+	}
+}
+
+func TestSpanContains(t *testing.T) {
+	s := Span{ID{10, 2}, ID{12, 0}}
+	for _, c := range []struct {
+		id   ID
+		want bool
+	}{{ID{10, 1}, false}, {ID{10, 2}, true}, {ID{11, 99}, true}, {ID{12, 0}, true}, {ID{12, 1}, false}} {
+		if got := s.Contains(c.id); got != c.want {
+			t.Errorf("Contains(%v) = %v, want %v", c.id, got, c.want)
+		}
+	}
+}
+
+// TestStoreAndEngine writes files through the store and reads them back with parquet-go and
+// with DuckDB.
+func TestStoreAndEngine(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(ctx, "file://"+dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	base := time.Date(2026, 12, 4, 17, 0, 0, 0, time.UTC).UnixMilli()
+	var rows []Row
+	for i := range 120 {
+		e := events.Event{ID: "e" + string(rune('a'+i%26)) + time.Duration(i).String(), Type: "like", Subject: "video-1",
+			Time: base + int64(i)*60_000, Received: base + int64(i)*60_000 + 5, Data: []byte(`{"n":1}`)}
+		if i%3 == 0 {
+			e.Subject, e.Data, e.Source = "video-2", nil, "app"
+		}
+		rows = append(rows, RowOf(e))
+	}
+	h := HourOf(base)
+	for i, part := range [][]Row{rows[:60], rows[60:]} {
+		key := Key(h+int64(i), 0, Span{ID{1, 0}, ID{2, 0}})
+		if err := st.Put(ctx, key, func(w io.Writer) error { return WriteRows(w, part) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, staging, "*")); len(left) != 0 {
+		t.Fatalf("staging files left: %v", left)
+	}
+	objs, err := st.List(ctx, Root)
+	if err != nil || len(objs) != 2 {
+		t.Fatalf("list = %v, %v", objs, err)
+	}
+	f, err := os.Open(filepath.Join(dir, objs[0].Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	back, err := ReadRows(f, objs[0].Size)
+	if err != nil || len(back) != 60 || back[1] != rows[1] || back[0] != rows[0] {
+		t.Fatalf("read back %d rows (%v): %+v vs %+v", len(back), err, back[:1], rows[:1])
+	}
+
+	eng, err := NewEngine(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	v2 := "video-2"
+	for _, c := range []struct {
+		name string
+		f    Filter
+		step time.Duration
+		want map[int64]int64
+	}{
+		{"all", Filter{From: base, To: base + 2*3_600_000}, 0, map[int64]int64{0: 120}},
+		{"type", Filter{Types: []string{"like"}, From: base, To: base + 2*3_600_000}, time.Hour, map[int64]int64{0: 60, 1: 60}},
+		{"subject", Filter{Types: []string{"like"}, Subject: &v2, From: base, To: base + 2*3_600_000}, time.Hour, map[int64]int64{0: 20, 1: 20}},
+		{"part", Filter{From: base + 30*60_000, To: base + 90*60_000}, 30 * time.Minute, map[int64]int64{0: 30, 1: 30}},
+		{"other type", Filter{Types: []string{"view"}, From: base, To: base + 2*3_600_000}, 0, map[int64]int64{}},
+		{"outside", Filter{From: base - 3_600_000, To: base}, 0, map[int64]int64{}},
+	} {
+		got, err := eng.Counts(ctx, c.f, c.step)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(got) != len(c.want) {
+			t.Errorf("%s: counts %v, want %v", c.name, got, c.want)
+		}
+		for k, n := range c.want {
+			if got[k] != n {
+				t.Errorf("%s: counts %v, want %v", c.name, got, c.want)
+			}
+		}
+	}
+	var n int
+	err = eng.Rows(ctx, Filter{From: base, To: base + 2*3_600_000}, func(r Row) error {
+		if r != rows[n] {
+			t.Errorf("row %d: %+v, want %+v", n, r, rows[n])
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 120 {
+		t.Fatalf("rows: %d, %v", n, err)
+	}
+	var minutes int64
+	if err := eng.Minutes(ctx, Filter{From: base, To: base + 2*3_600_000}, func(m MinuteCount) error { minutes += m.Count; return nil }); err != nil || minutes != 120 {
+		t.Fatalf("minutes: %d, %v", minutes, err)
+	}
+}

@@ -1,0 +1,215 @@
+package archive
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2" // the "duckdb" database/sql driver
+)
+
+// Engine answers questions over the archive with DuckDB, an embedded analytical engine that
+// reads Parquet natively: it prunes by the hour folders first (only the files of the hours a
+// range touches are read), then by row-group statistics.
+type Engine struct {
+	store *Store
+	db    *sql.DB
+}
+
+// NewEngine returns an engine over store, with an in-memory DuckDB.
+func NewEngine(store *Store) (*Engine, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: %w", err)
+	}
+	return &Engine{store: store, db: db}, nil
+}
+
+// Close releases DuckDB.
+func (e *Engine) Close() error { return e.db.Close() }
+
+// Store is the engine's store.
+func (e *Engine) Store() *Store { return e.store }
+
+// Files returns the local paths of the files holding events with time in [from, to) (unix ms).
+func (e *Engine) Files(ctx context.Context, from, to int64) ([]string, error) {
+	if to <= from {
+		return nil, nil
+	}
+	first, last := HourOf(from), HourOf(to-1)
+	// One listing per day, or per year for long ranges: few requests on a bucket, and no
+	// listing of the days a range does not touch.
+	var prefixes []string
+	if last-first > 62*24 {
+		for y := time.Unix(first*3600, 0).UTC().Year(); y <= time.Unix(last*3600, 0).UTC().Year(); y++ {
+			prefixes = append(prefixes, fmt.Sprintf("%syear=%04d/", Root, y))
+		}
+	} else {
+		for d := first - mod(first, 24); d <= last; d += 24 {
+			prefixes = append(prefixes, dayPrefix(d))
+		}
+	}
+	var keys []string
+	for _, p := range prefixes {
+		objs, err := e.store.List(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			if h, ok := HourOfKey(o.Key); ok && h >= first && h <= last {
+				keys = append(keys, o.Key)
+			}
+		}
+	}
+	return e.store.Local(ctx, keys)
+}
+
+// HourOfKey reads the unix hour of a file's folder.
+func HourOfKey(key string) (int64, bool) {
+	var y, mo, d, h int
+	if _, err := fmt.Sscanf(key, Root+"year=%04d/month=%02d/day=%02d/hour=%02d/", &y, &mo, &d, &h); err != nil {
+		return 0, false
+	}
+	return time.Date(y, time.Month(mo), d, h, 0, 0, 0, time.UTC).Unix() / 3600, true
+}
+
+func mod(a, b int64) int64 { return (a%b + b) % b }
+
+// Filter selects events: of one type (or any when Type is ""), of one subject (or any when
+// Subject is nil), with time in [From, To) unix ms.
+type Filter struct {
+	Types    []string
+	Subject  *string
+	From, To int64
+}
+
+// where builds the filter's SQL condition and arguments.
+func (f Filter) where() (string, []any) {
+	conds := []string{`epoch_ms("time") >= ?`, `epoch_ms("time") < ?`}
+	args := []any{f.From, f.To}
+	if len(f.Types) > 0 {
+		conds = append(conds, "type IN (?"+strings.Repeat(", ?", len(f.Types)-1)+")")
+		for _, t := range f.Types {
+			args = append(args, t)
+		}
+	}
+	if f.Subject != nil {
+		conds = append(conds, "subject = ?")
+		args = append(args, *f.Subject)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+// source is the read_parquet call over paths.
+func source(paths []string) string {
+	var b strings.Builder
+	b.WriteString("read_parquet([")
+	for i, p := range paths {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("'" + strings.ReplaceAll(p, "'", "''") + "'")
+	}
+	b.WriteString("])")
+	return b.String()
+}
+
+// Counts counts f's events per step: the map's key is the index of the step from f.From
+// ((time − From) / step). step ≤ 0 counts the whole range under key 0.
+func (e *Engine) Counts(ctx context.Context, f Filter, step time.Duration) (map[int64]int64, error) {
+	out := map[int64]int64{}
+	paths, err := e.Files(ctx, f.From, f.To)
+	if err != nil || len(paths) == 0 {
+		return out, err
+	}
+	stepMs := max(step.Milliseconds(), f.To-f.From)
+	if step > 0 {
+		stepMs = step.Milliseconds()
+	}
+	where, args := f.where()
+	q := `SELECT (epoch_ms("time") - ?) // ? AS b, count(*) FROM ` + source(paths) + ` WHERE ` + where + ` GROUP BY b`
+	rows, err := e.db.QueryContext(ctx, q, append([]any{f.From, stepMs}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("archive counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b, n int64
+		if err := rows.Scan(&b, &n); err != nil {
+			return nil, fmt.Errorf("archive counts: %w", err)
+		}
+		out[b] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("archive counts: %w", err)
+	}
+	return out, nil
+}
+
+// MinuteCount is the number of events of (Type, Subject) in one minute.
+type MinuteCount struct {
+	Type, Subject string
+	Minute        int64 // unix minute
+	Count         int64
+}
+
+// Minutes calls fn for every (type, subject, minute) of f's events, in no order.
+func (e *Engine) Minutes(ctx context.Context, f Filter, fn func(MinuteCount) error) error {
+	paths, err := e.Files(ctx, f.From, f.To)
+	if err != nil || len(paths) == 0 {
+		return err
+	}
+	where, args := f.where()
+	q := `SELECT type, subject, epoch_ms("time") // 60000 AS m, count(*) FROM ` + source(paths) + ` WHERE ` + where + ` GROUP BY ALL`
+	rows, err := e.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("archive minutes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m MinuteCount
+		if err := rows.Scan(&m.Type, &m.Subject, &m.Minute, &m.Count); err != nil {
+			return fmt.Errorf("archive minutes: %w", err)
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Count is the number of f's events.
+func (e *Engine) Count(ctx context.Context, f Filter) (int64, error) {
+	c, err := e.Counts(ctx, f, 0)
+	return c[0], err
+}
+
+// Rows calls fn for every one of f's events, in time order.
+func (e *Engine) Rows(ctx context.Context, f Filter, fn func(Row) error) error {
+	paths, err := e.Files(ctx, f.From, f.To)
+	if err != nil || len(paths) == 0 {
+		return err
+	}
+	where, args := f.where()
+	q := `SELECT id, type, subject, epoch_ms("time"), epoch_ms(received), coalesce(source, ''), coalesce(CAST(data AS VARCHAR), '') FROM ` +
+		source(paths) + ` WHERE ` + where + ` ORDER BY "time", id`
+	rows, err := e.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("archive rows: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Row
+		var t, recv int64
+		if err := rows.Scan(&r.ID, &r.Type, &r.Subject, &t, &recv, &r.Source, &r.Data); err != nil {
+			return fmt.Errorf("archive rows: %w", err)
+		}
+		r.Time, r.Received = time.UnixMilli(t).UTC(), time.UnixMilli(recv).UTC()
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
