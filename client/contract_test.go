@@ -18,6 +18,7 @@ import (
 
 	"github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/consumers"
+	"github.com/pulsehq/pulse/internal/archive"
 )
 
 // The dashboard's wire types (frontend/src/api/types.ts) name the same fields as the Go
@@ -47,6 +48,7 @@ func TestFrontendTypes(t *testing.T) {
 		{"GroupView", []any{consumers.GroupView{}}, nil},
 		{"RatePoint", []any{consumers.RatePoint{}}, nil},
 		{"PipelineView", []any{consumers.PipelineView{}}, nil},
+		{"ArchiveStats", []any{archive.Stats{}}, nil},
 	}
 	for _, tt := range tests {
 		fields, ok := ts[tt.ts]

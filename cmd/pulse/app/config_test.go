@@ -15,7 +15,8 @@ func TestConfigValidate(t *testing.T) {
 		wantRoles []string
 		wantErr   string
 	}{
-		{name: "all expands", wantRoles: []string{"counter", "indexer", "ingest", "live"}},
+		{name: "all expands", wantRoles: []string{"archiver", "counter", "indexer", "ingest", "live"}},
+		{name: "no archiver without an archive", tune: func(c *Config) { c.ArchiveURL = "off" }, wantRoles: []string{"counter", "indexer", "ingest", "live"}},
 		{name: "subset sorted, repeats removed", tune: func(c *Config) { c.Roles = []string{"live", "ingest", "live"} }, wantRoles: []string{"ingest", "live"}},
 		{name: "unknown role", tune: func(c *Config) { c.Roles = []string{"ingest", "web"} }, wantErr: `unknown role "web"`},
 		{name: "no role", tune: func(c *Config) { c.Roles = nil }, wantErr: "no role"},
@@ -24,7 +25,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "dedupe shorter than longest window", tune: func(c *Config) { c.Ingest.DedupeTTL = 5 * time.Minute }, wantErr: "dedupe TTL"},
 		{name: "redis timeout", tune: func(c *Config) { c.RedisTimeout = time.Microsecond }, wantErr: "redis timeout"},
 		{name: "wait outlasts the redis timeout", tune: func(c *Config) { c.Ingest.WaitReplicas, c.RedisTimeout = 1, time.Second }, wantErr: "wait timeout 1s must be shorter"},
-		{name: "wait within the redis timeout", tune: func(c *Config) { c.Ingest.WaitReplicas = 1 }, wantRoles: []string{"counter", "indexer", "ingest", "live"}},
+		{name: "wait within the redis timeout", tune: func(c *Config) { c.Ingest.WaitReplicas = 1 }, wantRoles: []string{"archiver", "counter", "indexer", "ingest", "live"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

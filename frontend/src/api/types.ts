@@ -29,7 +29,10 @@ export interface TopResponse {
   entries: TopEntry[];
 }
 
-/** GET /v1/counts with step */
+/** What answered GET /v1/counts: the per-minute history, the archive (older ranges), or both. */
+export type CountsSource = 'history' | 'archive' | 'both';
+
+/** GET /v1/counts (series with step) */
 export interface CountsResponse {
   type: string;
   subject?: string;
@@ -37,6 +40,7 @@ export interface CountsResponse {
   to: number | string;
   count: number;
   series?: Array<{ t: number; count: number }>;
+  source: CountsSource;
 }
 
 /** One event as the API takes it. */
@@ -109,6 +113,17 @@ export interface RatePoint {
   ingest: number | null;
   counter: number | null;
   indexer: number | null;
+  archiver: number | null;
+}
+
+/** The archive's size as an archiver last listed it (PipelineView.archive). */
+export interface ArchiveStats {
+  files: number;
+  bytes: number;
+  /** unix ms start of the newest event hour; 0 when the archive is empty */
+  newest_hour: number;
+  /** unix ms of the listing */
+  at: number;
 }
 
 /** GET /v1/pipeline */
@@ -126,4 +141,6 @@ export interface PipelineView {
   failures: number;
   search_lag_ms: number;
   rates: { interval_ms: number; series: RatePoint[] };
+  /** null until an archiver has listed the archive */
+  archive: ArchiveStats | null;
 }

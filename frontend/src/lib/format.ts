@@ -48,3 +48,25 @@ export function dateTime(t: number | string | undefined): string {
     year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
   });
 }
+
+const BYTE_UNITS = ['kB', 'MB', 'GB', 'TB', 'PB'];
+
+/** bytes formats a size for people, in decimal units: "512 B", "12.4 MB", "1.2 GB". */
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  if (Math.abs(n) < 1000) return `${Math.round(n)} B`;
+  let v = n;
+  let u = -1;
+  do {
+    v /= 1000;
+    u++;
+  } while (Math.abs(v) >= 999.95 && u < BYTE_UNITS.length - 1);
+  return `${nf1.format(v)} ${BYTE_UNITS[u]}`;
+}
+
+/** hour formats the start of an hour in local time: "12 Mar 2025, 14:00". */
+export function hour(t: number | string | undefined): string {
+  const ms = toMillis(t);
+  if (ms === null) return '—';
+  return new Date(ms).toLocaleString('en-GB', { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+}

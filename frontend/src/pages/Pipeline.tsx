@@ -1,24 +1,38 @@
 import { Fragment } from 'react';
 import { usePoll } from '../api/hooks';
 import { api } from '../api/http';
-import type { GroupView, PipelineView } from '../api/types';
+import type { ArchiveStats, GroupView, PipelineView } from '../api/types';
 import { LineChart } from '../components/LineChart';
 import { ErrorNotice } from '../components/Notice';
-import { duration, num, rate } from '../lib/format';
+import { ago, bytes, dateTime, duration, hour, num, rate } from '../lib/format';
 import { Link } from '../router';
 
-const GROUPS = [
-  { name: 'counter', label: 'Counter' },
-  { name: 'indexer', label: 'Indexer' },
+/** How old a group's oldest unacknowledged entry may get before it is worth a look. */
+interface Limits {
+  warnMs: number;
+  badMs: number;
+}
+const APPLY: Limits = { warnMs: 2_000, badMs: 30_000 };
+// The archiver acknowledges a partition's entries only once their roll's files are written:
+// every PULSE_ARCHIVE_ROLL (5 min by default), so its oldest entry is minutes old by design.
+const ROLL: Limits = { warnMs: 7 * 60_000, badMs: 15 * 60_000 };
+
+const GROUPS: Array<{ name: string; label: string; limits: Limits }> = [
+  { name: 'counter', label: 'Counter', limits: APPLY },
+  { name: 'indexer', label: 'Indexer', limits: APPLY },
+  { name: 'archiver', label: 'Archiver', limits: ROLL },
 ];
 
 /** health classes a group by how far behind it is. */
-function health(g: GroupView | undefined): 'ok' | 'warn' | 'bad' {
+function health(g: GroupView | undefined, limits: Limits = APPLY): 'ok' | 'warn' | 'bad' {
   if (!g) return 'warn';
-  if (g.oldest_ms > 30_000) return 'bad';
-  if (g.oldest_ms > 2_000 || (g.lag ?? 0) > 1000) return 'warn';
+  if (g.oldest_ms > limits.badMs) return 'bad';
+  if (g.oldest_ms > limits.warnMs || (g.lag ?? 0) > 1000) return 'warn';
   return 'ok';
 }
+
+/** A listing older than this means no archiver has published for a while (it lists every minute). */
+const STALE_LISTING_MS = 5 * 60_000;
 
 export function Pipeline() {
   const poll = usePoll((signal) => api<PipelineView>('/v1/pipeline', { signal }), 2000, []);
@@ -32,8 +46,9 @@ export function Pipeline() {
         <div>
           <h1>Pipeline</h1>
           <p className="muted">
-            Ingest appends to partition streams; the counter and indexer groups read every partition. Lag is what a group
-            has not read yet, pending what it read but has not applied.
+            Ingest appends to partition streams; the counter, indexer and archiver groups read every partition. Lag is what a
+            group has not read yet, pending what it read but has not applied (the archiver holds a roll of entries until
+            their files are written).
           </p>
         </div>
         {v && <span className="muted small">updated {new Date(v.at).toLocaleTimeString()}</span>}
@@ -48,6 +63,12 @@ export function Pipeline() {
             <Stat label="Ingest" value={rate(last?.ingest)} hint="events appended per second" />
             <Stat label="Counter applies" value={rate(last?.counter)} hint={`lag ${num(v.groups.counter?.lag)} · pending ${num(v.groups.counter?.pending)}`} tone={health(v.groups.counter)} />
             <Stat label="Indexer applies" value={rate(last?.indexer)} hint={`lag ${num(v.groups.indexer?.lag)} · pending ${num(v.groups.indexer?.pending)}`} tone={health(v.groups.indexer)} />
+            <Stat
+              label="Archiver commits"
+              value={rate(last?.archiver)}
+              hint={`lag ${num(v.groups.archiver?.lag)} · pending ${num(v.groups.archiver?.pending)}${v.groups.archiver?.oldest_ms ? ` · oldest ${duration(v.groups.archiver.oldest_ms)}` : ''}`}
+              tone={health(v.groups.archiver, ROLL)}
+            />
             <Stat label="Search index lag" value={duration(v.search_lag_ms)} hint="age of the oldest event not yet searchable" tone={health(v.groups.indexer)} />
             <Stat label="In streams" value={num(v.length)} hint={`${v.partitions.length} partitions`} />
             <Stat
@@ -65,20 +86,28 @@ export function Pipeline() {
                 <span className="key key-ingest">ingest</span>
                 <span className="key key-counter">counter</span>
                 <span className="key key-indexer">indexer</span>
+                <span className="key key-archiver">archiver</span>
               </div>
             </header>
             <LineChart
-              label="Events per second over the last minutes: ingest, counter and indexer"
+              label="Events per second over the last minutes: ingest, counter, indexer and archiver"
               unit="events/s"
               times={series.map((p) => p.t)}
               series={[
                 { name: 'ingest', className: 's-ingest', values: series.map((p) => p.ingest), area: true },
                 { name: 'counter', className: 's-counter', values: series.map((p) => p.counter) },
                 { name: 'indexer', className: 's-indexer', values: series.map((p) => p.indexer) },
+                // ?? null: a server without an archiver group sends no archiver rate at all.
+                { name: 'archiver', className: 's-archiver', values: series.map((p) => p.archiver ?? null) },
               ]}
             />
-            <p className="muted small">Sampled every {duration(v.rates.interval_ms)} by the process serving this page.</p>
+            <p className="muted small">
+              Sampled every {duration(v.rates.interval_ms)} by the process serving this page. The archiver acknowledges a
+              roll at a time, so its rate comes in bursts.
+            </p>
           </section>
+
+          <ArchivePanel archive={v.archive ?? null} now={v.at} />
 
           <section className="panel" aria-labelledby="parts-title">
             <h2 id="parts-title">Partitions</h2>
@@ -122,7 +151,7 @@ export function Pipeline() {
                       {GROUPS.map((g) => {
                         const gv = p.groups[g.name];
                         return gv ? (
-                          <GroupCells key={g.name} g={gv} />
+                          <GroupCells key={g.name} g={gv} limits={g.limits} />
                         ) : (
                           <td key={g.name} colSpan={3} className="muted">
                             no group
@@ -141,13 +170,46 @@ export function Pipeline() {
   );
 }
 
-function GroupCells({ g }: { g: GroupView }) {
+function GroupCells({ g, limits }: { g: GroupView; limits: Limits }) {
   return (
     <>
-      <td className={`num-cell h-${health(g)}`}>{num(g.lag)}</td>
+      <td className={`num-cell h-${health(g, limits)}`}>{num(g.lag)}</td>
       <td className="num-cell">{num(g.pending)}</td>
       <td className="num-cell">{g.oldest_ms ? duration(g.oldest_ms) : '—'}</td>
     </>
+  );
+}
+
+/** ArchivePanel shows the archive's size as an archiver last listed it; now is the server's time. */
+export function ArchivePanel({ archive, now }: { archive: ArchiveStats | null; now: number }) {
+  const stale = archive !== null && now - archive.at > STALE_LISTING_MS;
+  return (
+    <section className="panel archive" aria-labelledby="archive-title">
+      <header className="panel-head">
+        <h2 id="archive-title">Archive</h2>
+        {archive && (
+          <span
+            className={`small ${stale ? 'h-warn' : 'muted'}`}
+            title={stale ? `Listed ${dateTime(archive.at)}: is an archiver running?` : dateTime(archive.at)}
+            data-listed
+          >
+            listed {ago(Math.min(archive.at, now), now)}
+          </span>
+        )}
+      </header>
+      {archive ? (
+        <dl className="kv archive-kv">
+          <dt>Size</dt>
+          <dd data-archive="bytes">{bytes(archive.bytes)}</dd>
+          <dt>Files</dt>
+          <dd data-archive="files">{num(archive.files)}</dd>
+          <dt>Newest hour</dt>
+          <dd data-archive="newest">{archive.newest_hour ? hour(archive.newest_hour) : 'empty'}</dd>
+        </dl>
+      ) : (
+        <p className="muted">No archive listing yet</p>
+      )}
+    </section>
   );
 }
 
