@@ -10,7 +10,7 @@ RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY frontend/ ./
 RUN npm run build
 
-FROM golang:1.26-alpine AS build
+FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY . .
 COPY --from=web /src/frontend/dist ./frontend/dist
@@ -18,14 +18,17 @@ ARG VERSION=dev
 # Only the modules the binary imports are fetched (go.mod also lists the task tool's).
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /pulse ./cmd/pulse \
-    && mkdir -p /rootfs/data
+    CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /pulse ./cmd/pulse \
+    && mkdir -p /rootfs/data /rootfs/archive
 
-FROM gcr.io/distroless/static-debian12:nonroot
+# cc, not static: the archive's query engine (DuckDB) is C++ linked in with cgo, and needs glibc
+# and libstdc++ at run time.
+FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /pulse /usr/local/bin/pulse
-# The data directory (embedded search index) belongs to the non-root user, so a named volume
+# The data directory (embedded search index) and the archive folder belong to the non-root user, so a named volume
 # mounted there inherits that owner.
 COPY --from=build --chown=65532:65532 /rootfs/data /data
+COPY --from=build --chown=65532:65532 /rootfs/archive /archive
 USER 65532:65532
 WORKDIR /data
 ENV PULSE_ADDR=:8080 \

@@ -176,6 +176,10 @@ func TestArchiveOracle(t *testing.T) {
 	rows := readArchive(t, dir)
 	checkRows(t, rows, oracle)
 	checkDuckDB(t, dir, len(oracle))
+	out := runPulse(t, env, "archive", "sql", "SELECT count(*) AS events, count(DISTINCT id) AS ids FROM events")
+	if want := fmt.Sprintf("%d  %d", len(oracle), len(oracle)); !strings.Contains(out, want) {
+		t.Errorf("pulse archive sql: %q, want a row %q", out, want)
+	}
 	ranges := countRanges(time.Now())
 	checkArchiveCounts(t, p.URL, oracle, ranges)
 
@@ -184,7 +188,7 @@ func TestArchiveOracle(t *testing.T) {
 		t.Fatal(err)
 	}
 	from, to := time.Now().Add(-25*time.Hour).UTC().Format(time.RFC3339), time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
-	out := runPulse(t, env, "rebuild", "history", "--from", from, "--to", to)
+	out = runPulse(t, env, "rebuild", "history", "--from", from, "--to", to)
 	t.Logf("pulse rebuild history: %s", lastLine(out))
 	checkArchiveCounts(t, p.URL, oracle, historyRanges(ranges))
 

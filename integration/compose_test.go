@@ -89,6 +89,7 @@ func TestComposeRoles(t *testing.T) {
 		{"counter", 2},
 		{"indexer", 1},
 		{"live", 2},
+		{"archiver", 1},
 	}
 	var image string
 	for _, tt := range tests {
@@ -154,6 +155,28 @@ func TestComposeRedis(t *testing.T) {
 	}
 	if s.Restart == "" || s.Restart == types.RestartPolicyNo {
 		t.Errorf("redis restart = %q", s.Restart)
+	}
+}
+
+// TestComposeArchive: the archiver writes the archive and the counters read old counts from it,
+// so both mount the same volume where PULSE_ARCHIVE_URL points.
+func TestComposeArchive(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, true)
+	if err != nil {
+		t.Fatalf("compose.yaml does not load: %v", err)
+	}
+	for _, name := range []string{"archiver", "counter"} {
+		s := service(t, p, name)
+		if got := env(s, "PULSE_ARCHIVE_URL"); got != "/archive" {
+			t.Errorf("%s PULSE_ARCHIVE_URL = %q, want /archive", name, got)
+		}
+		if !hasVolume(s, "archive-data", "/archive") {
+			t.Errorf("%s volumes %+v: want the named volume archive-data at /archive", name, s.Volumes)
+		}
+	}
+	if _, ok := p.Volumes["archive-data"]; !ok {
+		t.Errorf("top-level volumes %v: archive-data missing", p.VolumeNames())
 	}
 }
 
@@ -284,7 +307,7 @@ func TestDockerfile(t *testing.T) {
 	if len(stages) < 3 {
 		t.Errorf("Dockerfile stages %v: want node build, Go build and runtime", stages)
 	}
-	for _, want := range []string{"npm ci", "npm run build", "CGO_ENABLED=0 go build", "./cmd/pulse"} {
+	for _, want := range []string{"npm ci", "npm run build", "CGO_ENABLED=1 go build", "./cmd/pulse", "distroless/cc"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
@@ -336,7 +359,7 @@ func TestComposeTrustedProxies(t *testing.T) {
 	if err1 != nil || err2 != nil || !subnet.Contains(addr) || dynamic.Contains(addr) || !subnet.Contains(dynamic.Addr()) {
 		t.Errorf("gateway %s, subnet %q, ip_range %q: want the gateway in the subnet and outside the dynamic range", addr, pools[0].Subnet, pools[0].IPRange)
 	}
-	for _, role := range []string{"ingest", "counter", "indexer", "live"} {
+	for _, role := range []string{"ingest", "counter", "indexer", "live", "archiver"} {
 		if got := env(service(t, p, role), "PULSE_TRUSTED_PROXIES"); got != addr.String() {
 			t.Errorf("%s: PULSE_TRUSTED_PROXIES = %q, want the gateway's %s", role, got, addr)
 		}
@@ -345,7 +368,7 @@ func TestComposeTrustedProxies(t *testing.T) {
 
 // defaultServices are what `docker compose up` runs: the profile `cluster` must add to them,
 // never change them.
-var defaultServices = []string{"counter", "gateway", "indexer", "ingest", "live", "meilisearch", "redis"}
+var defaultServices = []string{"archiver", "counter", "gateway", "indexer", "ingest", "live", "meilisearch", "redis"}
 
 var clusterNodes = []string{"redis-cluster-1", "redis-cluster-2", "redis-cluster-3", "redis-cluster-4", "redis-cluster-5", "redis-cluster-6"}
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -118,4 +119,63 @@ func rebuildHistory(ctx context.Context, args []string, getenv func(string) stri
 	_ = b.Finish()
 	fmt.Fprintf(stderr, "rebuilt history from %d archived events: %d (type, subject, minute) counts set\n", total, n)
 	return err
+}
+
+// archiveSQL runs `pulse archive sql '<query>'`: DuckDB over the archive, with a view named
+// events, printed as tab-separated columns with a header.
+func archiveSQL(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return errors.New(`usage: pulse archive sql '<query over the view events>' [--archive-url …]`)
+	}
+	cfg, _, err := parseConfig(args[1:], getenv, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := app.OpenArchive(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	eng, err := archive.NewEngine(st)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	rows, err := eng.SQL(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, strings.Join(cols, "\t"))
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		cells := make([]string, len(vals))
+		for i, v := range vals {
+			switch v := v.(type) {
+			case time.Time:
+				cells[i] = v.UTC().Format(time.RFC3339)
+			case nil:
+				cells[i] = "NULL"
+			default:
+				cells[i] = fmt.Sprint(v)
+			}
+		}
+		fmt.Fprintln(w, strings.Join(cells, "\t"))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return w.Flush()
 }

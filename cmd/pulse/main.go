@@ -34,6 +34,7 @@ commands:
   cluster   cluster plan: which Redis master holds which partitions
   replay    re-append archived events: pulse replay --from T --to T [--type a,b]
   rebuild   recompute per-minute history from the archive: pulse rebuild history --from T --to T
+  archive   query the archive with DuckDB: pulse archive sql 'SELECT … FROM events …'
   bench     load a running pulse and measure throughput, end-to-end latency and drift
   version   print the version
 `
@@ -57,6 +58,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("usage: pulse rebuild history --from T --to T [--type a,b]")
 		}
 		return rebuildHistory(ctx, args[2:], getenv, stderr)
+	case "archive":
+		if len(args) < 2 || args[1] != "sql" {
+			return errors.New(`usage: pulse archive sql '<query over the view events>'`)
+		}
+		return archiveSQL(ctx, args[2:], getenv, stdout, stderr)
 	case "health":
 		return health(ctx, args[1:], getenv, stdout)
 	case "version", "--version", "-version":

@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -64,6 +65,37 @@ func (e *Engine) Files(ctx context.Context, from, to int64) ([]string, error) {
 		}
 	}
 	return e.store.Local(ctx, keys)
+}
+
+// SQL runs query with a view "events" over every file of the archive (Hive columns year,
+// month, day and hour included), for operators' own questions (pulse archive sql). A bucket's
+// files are fetched to the local cache first. Close the rows before the next call.
+func (e *Engine) SQL(ctx context.Context, query string) (*sql.Rows, error) {
+	objs, err := e.store.List(ctx, Root)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, errors.New("the archive holds no files yet")
+	}
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key
+	}
+	paths, err := e.store.Local(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	src := strings.Replace(source(paths), "])", "], hive_partitioning = true)", 1)
+	// Not a temporary view: the database's connections share it, whichever runs the query.
+	if _, err := e.db.ExecContext(ctx, "CREATE OR REPLACE VIEW events AS SELECT * FROM "+src); err != nil {
+		return nil, fmt.Errorf("archive view: %w", err)
+	}
+	rows, err := e.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("archive sql: %w", err)
+	}
+	return rows, nil
 }
 
 // HourOfKey reads the unix hour of a file's folder.
@@ -193,7 +225,7 @@ func (e *Engine) Rows(ctx context.Context, f Filter, fn func(Row) error) error {
 		return err
 	}
 	where, args := f.where()
-	q := `SELECT id, type, subject, epoch_ms("time"), epoch_ms(received), coalesce(source, ''), coalesce(CAST(data AS VARCHAR), '') FROM ` +
+	q := `SELECT id, type, subject, epoch_ms("time"), epoch_ms(received), source, CAST(data AS VARCHAR) FROM ` +
 		source(paths) + ` WHERE ` + where + ` ORDER BY "time", id`
 	rows, err := e.db.QueryContext(ctx, q, args...)
 	if err != nil {

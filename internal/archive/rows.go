@@ -18,34 +18,51 @@ type Row struct {
 	Subject  string    `parquet:"subject"`
 	Time     time.Time `parquet:"time,timestamp(millisecond)"`
 	Received time.Time `parquet:"received,timestamp(millisecond)"`
-	Source   string    `parquet:"source,optional,dict"`
-	Data     string    `parquet:"data,optional,json"` // the event's data object as JSON text
+	Source   *string   `parquet:"source,optional,dict"` // nil: absent (null)
+	Data     *string   `parquet:"data,optional,json"`   // the event's data object as JSON text; nil: absent
 }
 
 // RowOf is e's row.
 func RowOf(e events.Event) Row {
-	return Row{
+	r := Row{
 		ID: e.ID, Type: e.Type, Subject: e.Subject,
 		Time: time.UnixMilli(e.Time).UTC(), Received: time.UnixMilli(e.Received).UTC(),
-		Source: e.Source, Data: string(e.Data),
 	}
+	if e.Source != "" {
+		r.Source = &e.Source
+	}
+	if len(e.Data) > 0 {
+		d := string(e.Data)
+		r.Data = &d
+	}
+	return r
 }
 
 // Event is the row as an event.
 func (r Row) Event() events.Event {
 	e := events.Event{
 		ID: r.ID, Type: r.Type, Subject: r.Subject,
-		Time: r.Time.UnixMilli(), Received: r.Received.UnixMilli(), Source: r.Source,
+		Time: r.Time.UnixMilli(), Received: r.Received.UnixMilli(),
 	}
-	if r.Data != "" {
-		e.Data = []byte(r.Data)
+	if r.Source != nil {
+		e.Source = *r.Source
+	}
+	if r.Data != nil {
+		e.Data = []byte(*r.Data)
 	}
 	return e
 }
 
 // Size estimates the bytes a row holds in memory, to roll files by size.
 func (r Row) Size() int {
-	return 64 + len(r.ID) + len(r.Type) + len(r.Subject) + len(r.Source) + len(r.Data)
+	n := 80 + len(r.ID) + len(r.Type) + len(r.Subject)
+	if r.Source != nil {
+		n += len(*r.Source)
+	}
+	if r.Data != nil {
+		n += len(*r.Data)
+	}
+	return n
 }
 
 // rowGroupRows bounds a row group. Engines scan, prune and parallelize by row group: large

@@ -164,6 +164,10 @@ func run(ctx context.Context, args []string) error {
 		}
 		r.scale = append(r.scale, run)
 	}
+	logf("archive: count over %d events of one month", int(10_000_000*scale))
+	if r.archive, err = measureArchive(ctx, dir, int(10_000_000*scale)); err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
 	r.finished = time.Now()
 	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
 		return err

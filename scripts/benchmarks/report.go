@@ -16,6 +16,7 @@ type report struct {
 	e2e1k, e2e10k, fanout *loadgen.Result
 	counter               []string
 	scale                 []*scaleRun
+	archive               *archiveRun
 }
 
 func (r *report) markdown() string {
@@ -69,6 +70,7 @@ func (r *report) markdown() string {
 	p("```")
 	p("")
 	r.scaleSection(p)
+	r.archiveSection(p)
 	p("## Reproduce")
 	p("")
 	p("```sh")
@@ -175,4 +177,33 @@ func sum(v []float64) float64 {
 		t += f
 	}
 	return t
+}
+
+// archiveSection: the archive's count queries over one month (docs/archive.md).
+func (r *report) archiveSection(p func(string, ...any)) {
+	a := r.archive
+	if a == nil {
+		return
+	}
+	p("## Archive: counts over one month")
+	p("")
+	p("%s events spread evenly over November 2026 (4 types, 10,000 subjects, 16 partitions), written as", num(float64(a.events)))
+	p("the archiver lays them out, then counted by DuckDB (embedded, `internal/archive`). *like by day*")
+	p("is `/v1/counts?type=like&step=1440m` over the month as the API runs it (folders listed, files")
+	p("pruned by hour, one query); *every type by day* is one SQL query over the same files. Each time")
+	p("is the better of two runs; the ratio is to the same query over the rows in one file.")
+	p("")
+	p("| layout | files | size | like by day | every type by day |")
+	p("| --- | --- | --- | --- | --- |")
+	ceil := a.layouts[len(a.layouts)-1]
+	for _, l := range a.layouts {
+		p("| %s | %s | %.1f MB | %s (%.1f×) | %s (%.1f×) |", l.name, num(float64(l.files)), float64(l.bytes)/1e6,
+			l.countAPI.Round(time.Millisecond), float64(l.countAPI)/float64(ceil.countAPI),
+			l.byTypeDy.Round(time.Millisecond), float64(l.byTypeDy)/float64(ceil.byTypeDy))
+	}
+	p("")
+	p("Many small files cost most of the time: at low rates the default roll writes a file per")
+	p("partition every 5 minutes. The archive is not compacted (docs/archive.md, Limits): a")
+	p("deployment that queries long ranges often sets a longer `PULSE_ARCHIVE_ROLL`.")
+	p("")
 }
