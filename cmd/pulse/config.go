@@ -60,6 +60,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer, ex
 
 	p.str(&c.ArchiveURL, "archive-url", c.ArchiveURL, "where the archive goes: a folder, file:///path or s3://bucket?endpoint=…&region=… (off: no archive)")
 	p.dur(&c.Archiver.Roll, "archive-roll", c.Archiver.Roll, "longest time an event waits in memory before its archive file is written")
+	p.dur(&c.Archiver.CompactAfter, "archive-compact-after", c.Archiver.CompactAfter, "how long after an event hour ends its small archive files are merged into one per partition")
 	p.dur(&c.Archiver.Lease, "archive-lease", c.Archiver.Lease, "how long a partition's archive stays with a process that stopped renewing its lease (a killed one)")
 	p.int(&c.Archiver.RollBytes, "archive-roll-bytes", c.Archiver.RollBytes, "a partition's archive file is written once its events hold this many bytes in memory")
 

@@ -131,6 +131,9 @@ type holder struct {
 	// files is, during the pending pass, the spans of the files of each event hour, as listed
 	// when first needed.
 	files map[int64][]archive.Span
+	// touched are the event hours this holder may have to compact (compact.go).
+	touched   map[int64]bool
+	compacted time.Time // last compaction pass
 }
 
 func (h *holder) run(ctx context.Context) error {
@@ -157,11 +160,22 @@ func (h *holder) run(ctx context.Context) error {
 		}
 	}
 	h.files = nil
+	h.touched = recentHours(time.Now())
 	for ctx.Err() == nil {
 		if time.Since(h.renewed) >= a.cfg.Lease/10 {
 			if err := h.renew(ctx); err != nil {
 				return err
 			}
+		}
+		// Compaction needs an empty roll: then every entry read so far is in a file.
+		if len(h.roll.ids) == 0 && time.Since(h.compacted) >= a.cfg.Roll {
+			if err := h.compact(ctx); err != nil {
+				if errors.Is(err, errLeaseLost) {
+					return err
+				}
+				a.log.Warn("archive compaction failed; retrying later", "partition", h.p, "err", err)
+			}
+			h.compacted = time.Now()
 		}
 		if h.roll.due(a.cfg, time.Now()) {
 			if err := h.commit(ctx); err != nil {
@@ -300,17 +314,15 @@ func (h *holder) add(ctx context.Context, msgs []redis.XMessage, pending bool) e
 func (h *holder) inFile(ctx context.Context, hour int64, id archive.ID) (bool, error) {
 	spans, ok := h.files[hour]
 	if !ok {
-		objs, err := h.a.cfg.Store.List(ctx, archive.HourPrefix(hour)+archive.FilePrefix(h.p))
+		files, err := h.a.cfg.Store.Files(ctx, archive.HourPrefix(hour)+archive.FilePrefix(h.p))
 		if err != nil {
 			return false, err
 		}
 		spans = []archive.Span{}
-		for _, o := range objs {
-			p, s, err := archive.ParseKey(o.Key)
-			if err != nil || p != h.p {
-				continue // not a file of the archiver's naming
+		for _, f := range files {
+			if f.Partition == h.p {
+				spans = append(spans, f.Span)
 			}
-			spans = append(spans, s)
 		}
 		h.files[hour] = spans
 	}

@@ -116,3 +116,93 @@ func TestRecovery(t *testing.T) {
 		})
 	}
 }
+
+// TestCompaction: the small files of a partition's ended hour are merged into one; the files a
+// compaction interrupted before removing them are removed, and a compacted file is merged again
+// with what came after it. Rows stay exactly as they were, other partitions' files untouched.
+func TestCompaction(t *testing.T) {
+	ctx := context.Background()
+	st, err := archive.Open(ctx, t.TempDir(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rdb := testenv.StartRedis(t).Client()
+	layout := events.Layout{Partitions: 2, Tags: events.TagsNumbered}
+	h1 := archive.HourOf(time.Now().Add(-5 * time.Hour).UnixMilli())
+	h2 := h1 - 1
+	want := map[string]bool{}
+	put := func(key string, from, n int) {
+		t.Helper()
+		var rows []archive.Row
+		for i := from; i < from+n; i++ {
+			id := fmt.Sprintf("c%04d", i)
+			rows = append(rows, archive.RowOf(events.Event{ID: id, Type: "like", Subject: "video-1", Time: h1*3_600_000 + int64(i), Received: 1}))
+			want[id] = true
+		}
+		if err := st.Put(ctx, key, func(w io.Writer) error { return archive.WriteRows(w, rows) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	span := func(a, b uint64) archive.Span { return archive.Span{First: archive.ID{Ms: a}, Last: archive.ID{Ms: b}} }
+	put(archive.Key(h1, 0, span(1, 10)), 0, 10)
+	put(archive.Key(h1, 0, span(11, 20)), 10, 10)
+	put(archive.Key(h1, 0, span(21, 30)), 20, 10)
+	put(archive.Key(h1, 1, span(5, 8)), 30, 5) // partition 1: one file, nothing to merge
+	// Hour h2: a compaction of [1,10] and [11,20] stopped before removing them, and a later roll.
+	put(archive.CompactedKey(h2, 0, span(1, 20)), 100, 20)
+	if err := st.Put(ctx, archive.Key(h2, 0, span(1, 10)), func(w io.Writer) error { return archive.WriteRows(w, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	put(archive.Key(h2, 0, span(21, 30)), 120, 10)
+
+	a, err := New(rdb, Config{Layout: layout, Store: st, Roll: time.Second, CompactAfter: time.Second, Lease: 3 * time.Second, Block: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(rctx) }()
+	keys := func(h int64, p int) []string {
+		fs, _ := st.Files(ctx, archive.HourPrefix(h)+archive.FilePrefix(p))
+		var out []string
+		for _, f := range fs {
+			out = append(out, f.Key)
+		}
+		return out
+	}
+	testenv.WaitFor(t, 30*time.Second, "hours compacted", func() bool {
+		return len(keys(h1, 0)) == 1 && len(keys(h2, 0)) == 1
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(h1, 0); got[0] != archive.CompactedKey(h1, 0, span(1, 30)) {
+		t.Errorf("hour 1: %v", got)
+	}
+	if got := keys(h2, 0); got[0] != archive.CompactedKey(h2, 0, span(1, 30)) {
+		t.Errorf("hour 2: %v", got)
+	}
+	if got := keys(h1, 1); len(got) != 1 || got[0] != archive.Key(h1, 1, span(5, 8)) {
+		t.Errorf("partition 1: %v", got)
+	}
+	got := map[string]int{}
+	for _, k := range append(append(keys(h1, 0), keys(h2, 0)...), keys(h1, 1)...) {
+		rows, err := st.ReadRows(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			got[r.ID]++
+		}
+	}
+	for id := range want {
+		if got[id] != 1 {
+			t.Errorf("%s in %d rows", id, got[id])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d ids, want %d", len(got), len(want))
+	}
+}

@@ -25,6 +25,13 @@ type Config struct {
 	// RollBytes rolls a partition's files earlier, once its entries hold this many bytes in
 	// memory (PULSE_ARCHIVE_ROLL_BYTES): what bounds the archiver's memory.
 	RollBytes int
+	// CompactAfter is how long after an event hour ends its small files are merged into one
+	// (PULSE_ARCHIVE_COMPACT_AFTER): late events of the hour usually have come by then; later
+	// ones make a new small file, merged at the next pass while the hour is recent.
+	CompactAfter time.Duration
+	// CompactBytes bounds the files merged at once (their size on disk): larger hours were
+	// written in large files already.
+	CompactBytes int64
 	// Lease is how long a partition stays with an archiver process that stopped renewing it.
 	Lease time.Duration
 	// Count is the most entries per read.
@@ -38,20 +45,23 @@ type Config struct {
 	Logger     *slog.Logger
 	Metrics    prometheus.Registerer
 	// Crash, when set, is called at every step of a commit ("staged", "put", "ack", "acked")
-	// with the partition: the crash tests kill the process there.
+	// and of a compaction ("compacted": the merged file in place, the files it merges not yet
+	// removed) with the partition: the crash tests kill the process there.
 	Crash func(step string, partition int)
 }
 
 // DefaultConfig is an Archiver's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Layout:     events.DefaultLayout(),
-		Roll:       5 * time.Minute,
-		RollBytes:  32 << 20,
-		Lease:      30 * time.Second,
-		Count:      1000,
-		Block:      time.Second,
-		StatsEvery: time.Minute,
+		Layout:       events.DefaultLayout(),
+		Roll:         5 * time.Minute,
+		RollBytes:    32 << 20,
+		CompactAfter: 10 * time.Minute,
+		CompactBytes: 64 << 20,
+		Lease:        30 * time.Second,
+		Count:        1000,
+		Block:        time.Second,
+		StatsEvery:   time.Minute,
 	}
 }
 

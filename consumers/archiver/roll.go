@@ -60,11 +60,8 @@ func (h *holder) commit(ctx context.Context) error {
 		if r.done[hour] {
 			continue
 		}
-		if err := h.renew(ctx); err != nil {
+		if err := h.holding(ctx); err != nil {
 			return err
-		}
-		if time.Since(h.renewed) > a.cfg.Lease/4 {
-			return fmt.Errorf("%w: redis did not renew it", errLeaseLost)
 		}
 		rows := r.hours[hour]
 		key := archive.Key(hour, h.p, r.span)
@@ -85,6 +82,7 @@ func (h *holder) commit(ctx context.Context) error {
 		}
 		crash("put")
 		r.done[hour] = true
+		h.touched[hour] = true
 		a.m.files.Inc()
 		a.m.rows.Add(float64(len(rows)))
 		a.m.bytes.Add(float64(size))
@@ -100,6 +98,18 @@ func (h *holder) commit(ctx context.Context) error {
 	a.m.buffered.Sub(float64(len(r.ids)))
 	a.m.commit.Observe(time.Since(start).Seconds())
 	*r = roll{}
+	return nil
+}
+
+// holding renews the lease right before a file is put in place, and fails unless it was renewed
+// within a quarter lease: no other holder can have begun since.
+func (h *holder) holding(ctx context.Context) error {
+	if err := h.renew(ctx); err != nil {
+		return err
+	}
+	if time.Since(h.renewed) > h.a.cfg.Lease/4 {
+		return fmt.Errorf("%w: redis did not renew it", errLeaseLost)
+	}
 	return nil
 }
 

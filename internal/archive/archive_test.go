@@ -19,17 +19,48 @@ func TestKeyRoundTrip(t *testing.T) {
 	if want := "events/year=2026/month=12/day=04/hour=17/3-1733300000000-0-1733300000123-5.parquet"; key != want {
 		t.Fatalf("key %q, want %q", key, want)
 	}
-	p, s, err := ParseKey(key)
-	if err != nil || p != 3 || s != span {
-		t.Fatalf("ParseKey = %d %v %v", p, s, err)
+	f, err := ParseKey(key)
+	if err != nil || f.Partition != 3 || f.Span != span || f.Hour != h || f.Compacted {
+		t.Fatalf("ParseKey = %+v, %v", f, err)
+	}
+	if f, err := ParseKey(CompactedKey(h, 3, span)); err != nil || !f.Compacted || f.Span != span {
+		t.Fatalf("ParseKey(compacted) = %+v, %v", f, err)
 	}
 	if got, ok := HourOfKey(key); !ok || got != h {
 		t.Fatalf("HourOfKey = %d %v, want %d", got, ok, h)
 	}
-	for _, bad := range []string{"events/x.parquet", "events/1-2-3.parquet", "a-1-2-3-4.txt"} {
-		if _, _, err := ParseKey(bad); err == nil {
+	for _, bad := range []string{"events/x.parquet", "events/1-2-3.parquet", "a-1-2-3-4.txt", "events/1-2-3-4-5.parquet", HourPrefix(h) + "x-1-2-3-4.parquet"} {
+		if _, err := ParseKey(bad); err == nil {
 			t.Errorf("ParseKey(%q) took a bad name", bad)
 		}
+	}
+}
+
+func TestLive(t *testing.T) {
+	h := int64(500_000)
+	file := func(p int, first, last uint64, compacted bool) File {
+		s := Span{ID{first, 0}, ID{last, 0}}
+		key := Key(h, p, s)
+		if compacted {
+			key = CompactedKey(h, p, s)
+		}
+		f, err := ParseKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	a, b, c := file(0, 1, 10, false), file(0, 11, 20, false), file(0, 21, 30, false)
+	m := file(0, 1, 20, true)      // merged a and b; removing them was interrupted
+	other := file(1, 5, 15, false) // another partition: never superseded by m
+	m2 := file(0, 1, 30, true)     // a later compaction of m and c
+	live, sup := Live([]File{a, b, c, m, other})
+	if !reflect.DeepEqual(live, []File{c, m, other}) || !reflect.DeepEqual(sup, []File{a, b}) {
+		t.Errorf("Live = %v / %v", live, sup)
+	}
+	live, sup = Live([]File{a, m, c, m2})
+	if !reflect.DeepEqual(live, []File{m2}) || len(sup) != 3 {
+		t.Errorf("Live after a second compaction = %v / %v", live, sup)
 	}
 }
 

@@ -52,16 +52,19 @@ func (e *Engine) Files(ctx context.Context, from, to int64) ([]string, error) {
 			prefixes = append(prefixes, dayPrefix(d))
 		}
 	}
-	var keys []string
+	var files []File
 	for _, p := range prefixes {
-		objs, err := e.store.List(ctx, p)
+		fs, err := e.store.Files(ctx, p)
 		if err != nil {
 			return nil, err
 		}
-		for _, o := range objs {
-			if h, ok := HourOfKey(o.Key); ok && h >= first && h <= last {
-				keys = append(keys, o.Key)
-			}
+		files = append(files, fs...)
+	}
+	live, _ := Live(files)
+	var keys []string
+	for _, f := range live {
+		if f.Hour >= first && f.Hour <= last {
+			keys = append(keys, f.Key)
 		}
 	}
 	return e.store.Local(ctx, keys)
@@ -71,16 +74,17 @@ func (e *Engine) Files(ctx context.Context, from, to int64) ([]string, error) {
 // month, day and hour included), for operators' own questions (pulse archive sql). A bucket's
 // files are fetched to the local cache first. Close the rows before the next call.
 func (e *Engine) SQL(ctx context.Context, query string) (*sql.Rows, error) {
-	objs, err := e.store.List(ctx, Root)
+	files, err := e.store.Files(ctx, Root)
 	if err != nil {
 		return nil, err
 	}
-	if len(objs) == 0 {
+	live, _ := Live(files)
+	if len(live) == 0 {
 		return nil, errors.New("the archive holds no files yet")
 	}
-	keys := make([]string, len(objs))
-	for i, o := range objs {
-		keys[i] = o.Key
+	keys := make([]string, len(live))
+	for i, f := range live {
+		keys[i] = f.Key
 	}
 	paths, err := e.store.Local(ctx, keys)
 	if err != nil {

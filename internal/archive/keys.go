@@ -40,26 +40,81 @@ func Key(h int64, p int, s Span) string {
 	return HourPrefix(h) + FilePrefix(p) + s.First.String() + "-" + s.Last.String() + ".parquet"
 }
 
+// CompactedKey names the file that merges partition p's files of hour h whose spans lie in
+// span: "<p>-<first id>-<last id>-c.parquet". It supersedes them (Live).
+func CompactedKey(h int64, p int, s Span) string {
+	return HourPrefix(h) + FilePrefix(p) + s.First.String() + "-" + s.Last.String() + "-c.parquet"
+}
+
 // FilePrefix starts the names of partition p's files.
 func FilePrefix(p int) string { return strconv.Itoa(p) + "-" }
 
-// ParseKey reads the partition and span back from a file's key.
-func ParseKey(key string) (p int, s Span, err error) {
-	name := strings.TrimSuffix(path.Base(key), ".parquet")
-	f := strings.Split(name, "-")
-	if len(f) != 5 || !strings.HasSuffix(key, ".parquet") {
-		return 0, s, fmt.Errorf("archive file %q: want <partition>-<first id>-<last id>.parquet", key)
+// File is what an archive file's key says.
+type File struct {
+	Key       string
+	Size      int64
+	Hour      int64 // unix hour of its folder
+	Partition int
+	Span      Span
+	Compacted bool // merges earlier files: see Live
+}
+
+// ParseKey reads a file's hour, partition, span and kind back from its key.
+func ParseKey(key string) (File, error) {
+	f := File{Key: key}
+	name, ok := strings.CutSuffix(path.Base(key), ".parquet")
+	if name, f.Compacted = strings.CutSuffix(name, "-c"); !ok {
+		return f, fmt.Errorf("archive file %q: not a .parquet file", key)
 	}
-	if p, err = strconv.Atoi(f[0]); err != nil {
-		return 0, s, fmt.Errorf("archive file %q: partition: %w", key, err)
+	parts := strings.Split(name, "-")
+	var err error
+	if f.Hour, ok = HourOfKey(key); !ok || len(parts) != 5 {
+		return f, fmt.Errorf("archive file %q: want %s<hour folder>/<partition>-<first id>-<last id>.parquet", key, Root)
 	}
-	if s.First, err = ParseID(f[1] + "-" + f[2]); err != nil {
-		return 0, s, fmt.Errorf("archive file %q: %w", key, err)
+	if f.Partition, err = strconv.Atoi(parts[0]); err != nil {
+		return f, fmt.Errorf("archive file %q: partition: %w", key, err)
 	}
-	if s.Last, err = ParseID(f[3] + "-" + f[4]); err != nil {
-		return 0, s, fmt.Errorf("archive file %q: %w", key, err)
+	if f.Span.First, err = ParseID(parts[1] + "-" + parts[2]); err != nil {
+		return f, fmt.Errorf("archive file %q: %w", key, err)
 	}
-	return p, s, nil
+	if f.Span.Last, err = ParseID(parts[3] + "-" + parts[4]); err != nil {
+		return f, fmt.Errorf("archive file %q: %w", key, err)
+	}
+	return f, nil
+}
+
+// Live sorts the files of one listing into those that hold rows nothing else holds, and those a
+// compacted file of the same hour and partition supersedes: its span contains theirs, so it
+// holds their rows (the archiver compacts only spans every entry of which is archived). A
+// compaction interrupted between writing its file and removing the ones it merged leaves
+// superseded files behind: readers skip them, the archiver removes them.
+func Live(files []File) (live, superseded []File) {
+	type folder struct {
+		hour int64
+		p    int
+	}
+	compacted := map[folder][]File{}
+	for _, f := range files {
+		if f.Compacted {
+			k := folder{f.Hour, f.Partition}
+			compacted[k] = append(compacted[k], f)
+		}
+	}
+	for _, f := range files {
+		covered := false
+		for _, c := range compacted[folder{f.Hour, f.Partition}] {
+			if c.Key != f.Key && c.Span.Contains(f.Span.First) && c.Span.Contains(f.Span.Last) {
+				covered = true
+				break
+			}
+		}
+		if covered {
+			superseded = append(superseded, f)
+		} else {
+			live = append(live, f)
+		}
+	}
+	return live, superseded
 }
 
 // ID is a Redis stream entry id.

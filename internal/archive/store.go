@@ -4,6 +4,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
 	_ "gocloud.dev/blob/s3blob" // s3:// URLs
+	"gocloud.dev/gcerrors"
 )
 
 // Store is where the archive's files live. Every file is written whole under a name no reader
@@ -179,6 +181,44 @@ func (s *Store) List(ctx context.Context, prefix string) ([]Object, error) {
 			out = append(out, Object{Key: o.Key, Size: o.Size})
 		}
 	}
+}
+
+// Files lists and parses the archive files whose keys start with prefix; a file whose name
+// the archiver did not make is left out.
+func (s *Store) Files(ctx context.Context, prefix string) ([]File, error) {
+	objs, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]File, 0, len(objs))
+	for _, o := range objs {
+		if f, err := ParseKey(o.Key); err == nil {
+			f.Size = o.Size
+			files = append(files, f)
+		}
+	}
+	return files, nil
+}
+
+// Delete removes the file key; a file already gone is no error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.bucket.Delete(ctx, key); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+		return fmt.Errorf("archive delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// ReadRows reads every row of the file key.
+func (s *Store) ReadRows(ctx context.Context, key string) ([]Row, error) {
+	b, err := s.bucket.ReadAll(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("archive read %s: %w", key, err)
+	}
+	rows, err := ReadRows(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return nil, fmt.Errorf("archive read %s: %w", key, err)
+	}
+	return rows, nil
 }
 
 // Local returns a local path for each key: the file itself on a folder, a cached copy of a

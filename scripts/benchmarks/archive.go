@@ -34,8 +34,9 @@ type archiveLayout struct {
 var archiveTypes = []string{"like", "view", "share", "comment"}
 
 // measureArchive writes n events spread over November 2026 in three layouts (one file per
-// partition and 5 minutes: the archiver's default roll at this rate; one per partition and hour:
-// PULSE_ARCHIVE_ROLL=1h; and a single file, the ceiling) and times the count queries over each.
+// partition and 5 minutes: what the archiver's default roll writes at this rate, before
+// compaction; one per partition and hour: the archive once compacted; and a single file, the
+// ceiling) and times the count queries over each.
 func measureArchive(ctx context.Context, dir string, n int) (*archiveRun, error) {
 	month := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	hours := 30 * 24
@@ -95,8 +96,8 @@ func measureArchive(ctx context.Context, dir string, n int) (*archiveRun, error)
 		name, dir string
 		files     int
 	}{
-		{"one file per partition and 5 minutes (PULSE_ARCHIVE_ROLL=5m, the default, at 3.9 events/s)", roll5m, files5m},
-		{"one file per partition and hour (PULSE_ARCHIVE_ROLL=1h)", hourly, filesH},
+		{"one file per partition and 5 minutes (the default roll at 3.9 events/s, not compacted)", roll5m, files5m},
+		{"one file per partition and hour (the same, compacted: the default once an hour has ended)", hourly, filesH},
 		{"one file (ceiling)", filepath.Join(dir, "archive-1"), 1},
 	} {
 		lay, err := timeLayout(ctx, l.dir, month)

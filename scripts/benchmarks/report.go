@@ -202,8 +202,9 @@ func (r *report) archiveSection(p func(string, ...any)) {
 			l.byTypeDy.Round(time.Millisecond), float64(l.byTypeDy)/float64(ceil.byTypeDy))
 	}
 	p("")
-	p("Many small files cost most of the time: at low rates the default roll writes a file per")
-	p("partition every 5 minutes. The archive is not compacted (docs/archive.md, Limits): a")
-	p("deployment that queries long ranges often sets a longer `PULSE_ARCHIVE_ROLL`.")
+	p("Files cost most of the time, not rows: at low rates the default roll writes a small file per")
+	p("partition every 5 minutes, and the archiver merges an hour's files into one per partition")
+	p("`PULSE_ARCHIVE_COMPACT_AFTER` (10 min) after the hour ends (docs/archive.md). Fewer")
+	p("partitions (`PULSE_PARTITIONS`) mean fewer files per hour.")
 	p("")
 }
