@@ -289,11 +289,11 @@ func (g *Group) pause(ctx context.Context, what string, p int, err error) {
 		return
 	}
 	g.log.Warn("consumer "+what+" failed; retrying", "partition", p, "err", err)
-	sleep(ctx, time.Second)
+	Sleep(ctx, time.Second)
 }
 
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) {
+// Sleep waits d or until ctx ends.
+func Sleep(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -107,7 +107,7 @@ func (g *Group) handle(ctx context.Context, r *reader, entries []Entry) error {
 			return nil
 		}
 		g.log.Warn("transient failure; retrying", "partition", r.p, "entries", len(v.retry), "backoff", backoff, "err", firstErr(b, err))
-		sleep(ctx, backoff)
+		Sleep(ctx, backoff)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -52,26 +52,32 @@ func (f *archiveFlags) filter() (archive.Filter, error) {
 	return out, nil
 }
 
-// openArchiveCommand parses a replay or rebuild command line and opens the deployment.
-func openArchiveCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) (*app.App, archive.Filter, error) {
+// archiveCommand runs replay or rebuild: it parses the command line, opens the deployment,
+// counts the archived events the range selects, and runs do with a progress bar of them; do
+// returns the line that sums up what it did.
+func archiveCommand(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, what string,
+	do func(a *app.App, f archive.Filter, total int64, progress app.Progress) (string, error)) error {
 	var af archiveFlags
 	cfg, _, err := parseConfig(args, getenv, stderr, af.add)
 	if err != nil {
-		return nil, archive.Filter{}, err
+		return err
 	}
 	f, err := af.filter()
 	if err != nil {
-		return nil, f, err
+		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	a, err := app.Open(octx, cfg, log)
-	return a, f, err
-}
-
-// bar is a progress bar of total events with rate and ETA on stderr.
-func bar(stderr io.Writer, total int64, what string) (*progressbar.ProgressBar, app.Progress) {
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	total, err := a.ArchiveTotal(ctx, f)
+	if err != nil {
+		return err
+	}
 	b := progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(stderr),
 		progressbar.OptionSetDescription(what),
@@ -82,43 +88,26 @@ func bar(stderr io.Writer, total int64, what string) (*progressbar.ProgressBar, 
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
 	)
-	return b, func(done int64) { _ = b.Set64(done) }
+	summary, err := do(a, f, total, func(done int64) { _ = b.Set64(done) })
+	_ = b.Finish()
+	fmt.Fprintln(stderr, summary)
+	return err
 }
 
 // replay runs `pulse replay`.
 func replay(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	a, f, err := openArchiveCommand(ctx, args, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	total, err := a.ArchiveTotal(ctx, f)
-	if err != nil {
-		return err
-	}
-	b, progress := bar(stderr, total, "replay")
-	res, err := a.Replay(ctx, f, progress)
-	_ = b.Finish()
-	fmt.Fprintf(stderr, "replayed %d archived events: %d appended, %d already in the streams (duplicates)\n", total, res.Appended, res.Duplicates)
-	return err
+	return archiveCommand(ctx, args, getenv, stderr, "replay", func(a *app.App, f archive.Filter, total int64, progress app.Progress) (string, error) {
+		res, err := a.Replay(ctx, f, progress)
+		return fmt.Sprintf("replayed %d archived events: %d appended, %d already in the streams (duplicates)", total, res.Appended, res.Duplicates), err
+	})
 }
 
 // rebuildHistory runs `pulse rebuild history`.
 func rebuildHistory(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	a, f, err := openArchiveCommand(ctx, args, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	total, err := a.ArchiveTotal(ctx, f)
-	if err != nil {
-		return err
-	}
-	b, progress := bar(stderr, total, "rebuild history")
-	n, err := a.RebuildHistory(ctx, f, progress)
-	_ = b.Finish()
-	fmt.Fprintf(stderr, "rebuilt history from %d archived events: %d (type, subject, minute) counts set\n", total, n)
-	return err
+	return archiveCommand(ctx, args, getenv, stderr, "rebuild history", func(a *app.App, f archive.Filter, total int64, progress app.Progress) (string, error) {
+		n, err := a.RebuildHistory(ctx, f, progress)
+		return fmt.Sprintf("rebuilt history from %d archived events: %d (type, subject, minute) counts set", total, n), err
+	})
 }
 
 // archiveSQL runs `pulse archive sql '<query>'`: DuckDB over the archive, with a view named

@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/internal/archive"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/failures"
@@ -98,7 +99,7 @@ func (a *Archiver) partition(ctx context.Context, p int) {
 	for ctx.Err() == nil {
 		held, err := a.lease(ctx, p, "take")
 		if err != nil || !held {
-			sleep(ctx, a.cfg.Lease/3)
+			consumers.Sleep(ctx, a.cfg.Lease/3)
 			continue
 		}
 		a.m.leases.Inc()
@@ -117,7 +118,7 @@ func (a *Archiver) partition(ctx context.Context, p int) {
 			return
 		}
 		a.log.Warn("archiving paused", "partition", p, "err", err)
-		sleep(ctx, time.Second)
+		consumers.Sleep(ctx, time.Second)
 	}
 }
 
@@ -183,7 +184,7 @@ func (h *holder) run(ctx context.Context) error {
 					return err
 				}
 				a.log.Warn("archive commit failed; retrying", "partition", h.p, "err", err)
-				sleep(ctx, time.Second)
+				consumers.Sleep(ctx, time.Second)
 				continue
 			}
 		}
@@ -195,7 +196,7 @@ func (h *holder) run(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() == nil {
 				a.log.Warn("archive read failed; retrying", "partition", h.p, "err", err)
-				sleep(ctx, time.Second)
+				consumers.Sleep(ctx, time.Second)
 			}
 			continue
 		}
@@ -327,14 +328,4 @@ func (h *holder) inFile(ctx context.Context, hour int64, id archive.ID) (bool, e
 		h.files[hour] = spans
 	}
 	return slices.ContainsFunc(spans, func(s archive.Span) bool { return s.Contains(id) }), nil
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

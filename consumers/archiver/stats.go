@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/internal/archive"
 )
 
@@ -12,13 +13,13 @@ import (
 func (a *Archiver) publishStats(ctx context.Context) {
 	for ctx.Err() == nil {
 		if !a.first.Load() {
-			sleep(ctx, time.Second)
+			consumers.Sleep(ctx, time.Second)
 			continue
 		}
 		if err := a.listStats(ctx); err != nil && ctx.Err() == nil {
 			a.log.Warn("archive stats", "err", err)
 		}
-		sleep(ctx, a.cfg.StatsEvery)
+		consumers.Sleep(ctx, a.cfg.StatsEvery)
 	}
 }
 
