@@ -116,10 +116,11 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
 	a.redisOpts.ReadTimeout, a.redisOpts.WriteTimeout = cfg.RedisTimeout, cfg.RedisTimeout
-	// Every consumer group holds one connection per partition in a blocking read: with fewer
-	// than that, readers queue for connections (128 partitions on the former fixed 64 drained
-	// at 3% of the rate of 16: BENCHMARKS.md). Per node of a cluster, an upper bound.
-	a.redisOpts.PoolSize = 64 + 2*cfg.Partitions
+	// Every consumer group (counter, indexer, archiver) holds one connection per partition in a
+	// blocking read: with fewer than that, readers queue for connections (128 partitions on the
+	// former fixed 64 drained at 3% of the rate of 16: BENCHMARKS.md). Per node of a cluster, an
+	// upper bound.
+	a.redisOpts.PoolSize = 64 + 3*cfg.Partitions
 	a.rdb = a.newRedis(nil)
 	d, err := events.Deployment{Layout: events.Layout{Partitions: cfg.Partitions}, Windows: a.windows}.Await(ctx, a.rdb, log)
 	if err != nil {
