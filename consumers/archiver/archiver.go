@@ -103,7 +103,9 @@ func (a *Archiver) partition(ctx context.Context, p int) {
 			continue
 		}
 		a.m.leases.Inc()
-		a.first.Store(p == 0)
+		if p == 0 {
+			a.first.Store(true)
+		}
 		h := &holder{a: a, p: p, stream: a.cfg.Layout.Stream(p), renewed: time.Now()}
 		err = h.run(ctx)
 		a.m.leases.Dec()
@@ -174,7 +176,9 @@ func (h *holder) run(ctx context.Context) error {
 				if errors.Is(err, errLeaseLost) {
 					return err
 				}
-				a.log.Warn("archive compaction failed; retrying later", "partition", h.p, "err", err)
+				if ctx.Err() == nil {
+					a.log.Warn("archive compaction failed; retrying later", "partition", h.p, "err", err)
+				}
 			}
 			h.compacted = time.Now()
 		}

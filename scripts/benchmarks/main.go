@@ -107,6 +107,9 @@ func run(ctx context.Context, args []string) error {
 				fmt.Sprintf("PULSE_REDIS_URL=redis://127.0.0.1:%d/0", redisPort),
 				"PULSE_DATA_DIR="+filepath.Join(dir, "data"),
 				"PULSE_LOG_LEVEL=warn",
+				// No archiver runs here (the archive has its own section): without an archive,
+				// trimming does not wait for one, as before the archive existed.
+				"PULSE_ARCHIVE_URL=off",
 				// The fan-out run opens 10,000 WebSockets from this one address.
 				"PULSE_LIVE_MAX_CONNS=20000",
 				"PULSE_LIVE_MAX_CONNS_PER_ADDR=20000",

@@ -194,7 +194,7 @@ func startPulse(dir, bin, name string, env []string) (*pulseProc, error) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(append(os.Environ(), env...), "PULSE_ADDR="+addr, "PULSE_LOG_LEVEL=warn",
+	cmd.Env = append(append(os.Environ(), env...), "PULSE_ADDR="+addr, "PULSE_LOG_LEVEL=warn", "PULSE_ARCHIVE_URL=off",
 		"PULSE_DATA_DIR="+filepath.Join(dir, "data-"+name))
 	logFile, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
