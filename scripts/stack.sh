@@ -70,6 +70,11 @@ prepare() {
       echo "npm not found: the API runs, the dashboard at / will say how to build it." >&2
     fi
   fi
+  if ! command -v g++ >/dev/null 2>&1 && ! command -v clang++ >/dev/null 2>&1; then
+    echo "no C++ compiler: pulse links DuckDB (the archive's query engine) with cgo. Install one" >&2
+    echo "(Debian/Ubuntu: sudo apt-get install -y g++; macOS: xcode-select --install) or start Docker." >&2
+    exit 1
+  fi
   go build -o bin/pulse ./cmd/pulse
 }
 
