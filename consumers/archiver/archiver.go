@@ -57,6 +57,7 @@ type Archiver struct {
 	m     *metrics
 	token string
 	first atomic.Bool // holds partition 0: lists the archive for the stats
+	wrote atomic.Bool // wrote files since the last listing
 }
 
 // New checks cfg and returns an Archiver.

@@ -83,6 +83,7 @@ func (h *holder) commit(ctx context.Context) error {
 		crash("put")
 		r.done[hour] = true
 		h.touched[hour] = true
+		a.wrote.Store(true)
 		a.m.files.Inc()
 		a.m.rows.Add(float64(len(rows)))
 		a.m.bytes.Add(float64(size))

@@ -8,35 +8,35 @@ import (
 	"github.com/pulsehq/pulse/internal/archive"
 )
 
-// publishStats lists the archive every StatsEvery and publishes its size, while this process
-// holds partition 0 (one lister per deployment: a listing of a large bucket is many requests).
+// publishStats lists the archive and publishes its size while this process holds partition 0
+// (one lister per deployment: listing a large bucket is many requests): every StatsEvery, and
+// within seconds of this process writing files, so that a new archive shows at once.
 func (a *Archiver) publishStats(ctx context.Context) {
+	var last time.Time
 	for ctx.Err() == nil {
-		if !a.first.Load() {
-			consumers.Sleep(ctx, time.Second)
-			continue
+		if a.first.Load() && (a.wrote.Swap(false) || time.Since(last) >= a.cfg.StatsEvery) {
+			if err := a.listStats(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("archive stats", "err", err)
+			}
+			last = time.Now()
 		}
-		if err := a.listStats(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("archive stats", "err", err)
-		}
-		consumers.Sleep(ctx, a.cfg.StatsEvery)
+		consumers.Sleep(ctx, statsPoll)
 	}
 }
 
+// statsPoll is how often publishStats looks whether to list.
+const statsPoll = 5 * time.Second
+
 func (a *Archiver) listStats(ctx context.Context) error {
-	objs, err := a.cfg.Store.List(ctx, archive.Root)
+	files, err := a.cfg.Store.Files(ctx, archive.Root)
 	if err != nil {
 		return err
 	}
-	s := archive.Stats{Files: int64(len(objs)), At: time.Now().UnixMilli()}
-	for _, o := range objs {
-		s.Bytes += o.Size
-	}
-	if len(objs) > 0 {
-		// Keys sort by hour folder (fixed-width fields): the last one is in the newest hour.
-		if h, ok := archive.HourOfKey(objs[len(objs)-1].Key); ok {
-			s.Newest = h * 3_600_000
-		}
+	live, _ := archive.Live(files)
+	s := archive.Stats{Files: int64(len(live)), At: time.Now().UnixMilli()}
+	for _, f := range live {
+		s.Bytes += f.Size
+		s.Newest = max(s.Newest, f.Hour*3_600_000)
 	}
 	a.m.count.Set(float64(s.Files))
 	a.m.size.Set(float64(s.Bytes))
