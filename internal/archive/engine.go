@@ -74,6 +74,15 @@ func (e *Engine) Files(ctx context.Context, from, to int64) ([]string, error) {
 // month, day and hour included), for operators' own questions (pulse archive sql). A bucket's
 // files are fetched to the local cache first. Close the rows before the next call.
 func (e *Engine) SQL(ctx context.Context, query string) (*sql.Rows, error) {
+	for attempt := 1; ; attempt++ {
+		rows, err := e.sql(ctx, query)
+		if err == nil || attempt == maxAttempts || !fileGone(err) {
+			return rows, err
+		}
+	}
+}
+
+func (e *Engine) sql(ctx context.Context, query string) (*sql.Rows, error) {
 	files, err := e.store.Files(ctx, Root)
 	if err != nil {
 		return nil, err
@@ -155,33 +164,74 @@ func source(paths []string) string {
 // Counts counts f's events per step: the map's key is the index of the step from f.From
 // ((time − From) / step). step ≤ 0 counts the whole range under key 0.
 func (e *Engine) Counts(ctx context.Context, f Filter, step time.Duration) (map[int64]int64, error) {
-	out := map[int64]int64{}
-	paths, err := e.Files(ctx, f.From, f.To)
-	if err != nil || len(paths) == 0 {
-		return out, err
-	}
 	stepMs := max(step.Milliseconds(), f.To-f.From)
 	if step > 0 {
 		stepMs = step.Milliseconds()
 	}
 	where, args := f.where()
-	q := `SELECT (epoch_ms("time") - ?) // ? AS b, count(*) FROM ` + source(paths) + ` WHERE ` + where + ` GROUP BY b`
-	rows, err := e.db.QueryContext(ctx, q, append([]any{f.From, stepMs}, args...)...)
+	out := map[int64]int64{}
+	err := e.run(ctx, f, func(src string) (string, []any) {
+		clear(out) // a run that lost a file to compaction returned no row, but to be sure
+		return `SELECT (epoch_ms("time") - ?) // ? AS b, count(*) FROM ` + src + ` WHERE ` + where + ` GROUP BY b`,
+			append([]any{f.From, stepMs}, args...)
+	}, func(rows *sql.Rows) error {
+		var b, n int64
+		if err := rows.Scan(&b, &n); err != nil {
+			return err
+		}
+		out[b] = n
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("archive counts: %w", err)
 	}
+	return out, nil
+}
+
+// run runs the query that build makes over the files holding f's range, calling scan for each
+// row. Compaction removes files once the compacted file holding their rows is in place: one
+// listed here may be gone when DuckDB opens it. The query then runs again over a new listing,
+// provided it has not returned a row yet (an aggregate or a sort returns none before it has
+// read every file).
+func (e *Engine) run(ctx context.Context, f Filter, build func(src string) (string, []any), scan func(*sql.Rows) error) error {
+	for attempt := 1; ; attempt++ {
+		paths, err := e.Files(ctx, f.From, f.To)
+		if err != nil {
+			return err
+		}
+		if len(paths) == 0 {
+			return nil
+		}
+		q, args := build(source(paths))
+		n, err := e.query(ctx, q, args, scan)
+		if err == nil || n > 0 || attempt == maxAttempts || !fileGone(err) {
+			return err
+		}
+	}
+}
+
+// maxAttempts bounds the runs of one query that lost a file to compaction.
+const maxAttempts = 5
+
+func (e *Engine) query(ctx context.Context, q string, args []any, scan func(*sql.Rows) error) (n int, err error) {
+	rows, err := e.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
 	defer rows.Close()
 	for rows.Next() {
-		var b, n int64
-		if err := rows.Scan(&b, &n); err != nil {
-			return nil, fmt.Errorf("archive counts: %w", err)
+		if err := scan(rows); err != nil {
+			return n, err
 		}
-		out[b] = n
+		n++
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("archive counts: %w", err)
-	}
-	return out, nil
+	return n, rows.Err()
+}
+
+// fileGone reports whether DuckDB failed for a file that was removed after it was listed.
+func fileGone(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "No files found") || strings.Contains(msg, "No such file or directory")
 }
 
 // MinuteCount is the number of events of (Type, Subject) in one minute.
@@ -193,27 +243,20 @@ type MinuteCount struct {
 
 // Minutes calls fn for every (type, subject, minute) of f's events, in no order.
 func (e *Engine) Minutes(ctx context.Context, f Filter, fn func(MinuteCount) error) error {
-	paths, err := e.Files(ctx, f.From, f.To)
-	if err != nil || len(paths) == 0 {
-		return err
-	}
 	where, args := f.where()
-	q := `SELECT type, subject, epoch_ms("time") // 60000 AS m, count(*) FROM ` + source(paths) + ` WHERE ` + where + ` GROUP BY ALL`
-	rows, err := e.db.QueryContext(ctx, q, args...)
+	err := e.run(ctx, f, func(src string) (string, []any) {
+		return `SELECT type, subject, epoch_ms("time") // 60000 AS m, count(*) FROM ` + src + ` WHERE ` + where + ` GROUP BY ALL`, args
+	}, func(rows *sql.Rows) error {
+		var m MinuteCount
+		if err := rows.Scan(&m.Type, &m.Subject, &m.Minute, &m.Count); err != nil {
+			return err
+		}
+		return fn(m)
+	})
 	if err != nil {
 		return fmt.Errorf("archive minutes: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var m MinuteCount
-		if err := rows.Scan(&m.Type, &m.Subject, &m.Minute, &m.Count); err != nil {
-			return fmt.Errorf("archive minutes: %w", err)
-		}
-		if err := fn(m); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return nil
 }
 
 // Count is the number of f's events.
@@ -224,28 +267,21 @@ func (e *Engine) Count(ctx context.Context, f Filter) (int64, error) {
 
 // Rows calls fn for every one of f's events, in time order.
 func (e *Engine) Rows(ctx context.Context, f Filter, fn func(Row) error) error {
-	paths, err := e.Files(ctx, f.From, f.To)
-	if err != nil || len(paths) == 0 {
-		return err
-	}
 	where, args := f.where()
-	q := `SELECT id, type, subject, epoch_ms("time"), epoch_ms(received), source, CAST(data AS VARCHAR) FROM ` +
-		source(paths) + ` WHERE ` + where + ` ORDER BY "time", id`
-	rows, err := e.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return fmt.Errorf("archive rows: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err := e.run(ctx, f, func(src string) (string, []any) {
+		return `SELECT id, type, subject, epoch_ms("time"), epoch_ms(received), source, CAST(data AS VARCHAR) FROM ` +
+			src + ` WHERE ` + where + ` ORDER BY "time", id`, args
+	}, func(rows *sql.Rows) error {
 		var r Row
 		var t, recv int64
 		if err := rows.Scan(&r.ID, &r.Type, &r.Subject, &t, &recv, &r.Source, &r.Data); err != nil {
-			return fmt.Errorf("archive rows: %w", err)
-		}
-		r.Time, r.Received = time.UnixMilli(t).UTC(), time.UnixMilli(recv).UTC()
-		if err := fn(r); err != nil {
 			return err
 		}
+		r.Time, r.Received = time.UnixMilli(t).UTC(), time.UnixMilli(recv).UTC()
+		return fn(r)
+	})
+	if err != nil {
+		return fmt.Errorf("archive rows: %w", err)
 	}
-	return rows.Err()
+	return nil
 }
