@@ -156,7 +156,7 @@ func TestCompaction(t *testing.T) {
 	}
 	put(archive.Key(h2, 0, span(21, 30)), 120, 10)
 
-	a, err := New(rdb, Config{Layout: layout, Store: st, Roll: time.Second, CompactAfter: time.Second, Lease: 3 * time.Second, Block: 100 * time.Millisecond})
+	a, err := New(rdb, Config{Layout: layout, Store: st, Roll: time.Second, CompactAfter: time.Second, CompactGrace: time.Millisecond, Lease: 3 * time.Second, Block: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

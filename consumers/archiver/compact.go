@@ -18,9 +18,10 @@ import (
 // Exactly once still holds. The holder compacts only with an empty roll, so every entry of the
 // partition read so far is in a file, and entries read later have higher ids: every entry of
 // the hour within the merged span is in one of the merged files, so the compacted file's name
-// makes a true promise for the restart check. Between the compacted file's rename and the
-// removal of the files it merged, both exist: readers skip files a compacted file's span
-// contains (archive.Live), and the next pass, or the next holder's, removes them.
+// makes a true promise for the restart check. The merged files stay for CompactGrace after the
+// compacted file was written, so that a query that listed them before still finds them when it
+// opens them: readers skip files a compacted file's span contains (archive.Live), and a later
+// pass, or the next holder's, removes them.
 
 // compactWindow is how far back a new holder looks for hours to compact: what the last holder
 // may have left (a holder compacts only hours it wrote to).
@@ -43,22 +44,26 @@ func (h *holder) compact(ctx context.Context) error {
 		if hour >= ended {
 			continue
 		}
-		if err := h.compactHour(ctx, hour); err != nil {
+		done, err := h.compactHour(ctx, hour)
+		if err != nil {
 			return err
 		}
-		delete(h.touched, hour)
+		if done {
+			delete(h.touched, hour)
+		}
 	}
 	return nil
 }
 
 // compactHour merges the partition's live files of hour into one, unless they are one already
-// or too large to merge in memory, and removes the files they supersede.
-func (h *holder) compactHour(ctx context.Context, hour int64) error {
+// or too large to merge in memory, and removes the files compacted files superseded more than
+// CompactGrace ago. done: nothing is left to do in the hour.
+func (h *holder) compactHour(ctx context.Context, hour int64) (done bool, err error) {
 	a := h.a
 	st := a.cfg.Store
 	files, err := st.Files(ctx, archive.HourPrefix(hour)+archive.FilePrefix(h.p))
 	if err != nil {
-		return err
+		return false, err
 	}
 	live, superseded := archive.Live(files)
 	var size int64
@@ -70,34 +75,45 @@ func (h *holder) compactHour(ctx context.Context, hour int64) error {
 		for _, f := range live {
 			r, err := st.ReadRows(ctx, f.Key)
 			if err != nil {
-				return err
+				return false, err
 			}
 			rows = append(rows, r...)
 		}
-		span := union(live)
 		if err := h.holding(ctx); err != nil {
-			return err
+			return false, err
 		}
-		key := archive.CompactedKey(hour, h.p, span)
+		key := archive.CompactedKey(hour, h.p, union(live))
 		if err := st.Put(ctx, key, func(w io.Writer) error { return archive.WriteRows(w, rows) }); err != nil {
-			return err
+			return false, err
 		}
 		if a.cfg.Crash != nil {
 			a.cfg.Crash("compacted", h.p)
 		}
 		a.m.compacted.Add(float64(len(live)))
-		for _, f := range live {
-			if f.Key != key {
-				superseded = append(superseded, f)
-			}
-		}
+		return false, nil // the merged files go after CompactGrace, at a later pass
 	}
+	done = true
 	for _, f := range superseded {
+		if time.Since(supersededAt(f, files)) < a.cfg.CompactGrace {
+			done = false
+			continue
+		}
 		if err := st.Delete(ctx, f.Key); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return done, nil
+}
+
+// supersededAt is when the first compacted file holding f's span was written.
+func supersededAt(f archive.File, files []archive.File) time.Time {
+	var at time.Time
+	for _, c := range files {
+		if c.Compacted && c.Key != f.Key && c.Span.Contains(f.Span.First) && c.Span.Contains(f.Span.Last) && (at.IsZero() || c.ModTime.Before(at)) {
+			at = c.ModTime
+		}
+	}
+	return at
 }
 
 // union is the smallest span holding every file's.

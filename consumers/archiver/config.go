@@ -32,6 +32,9 @@ type Config struct {
 	// CompactBytes bounds the files merged at once (their size on disk): larger hours were
 	// written in large files already.
 	CompactBytes int64
+	// CompactGrace is how long merged files outlive the compacted file that supersedes them:
+	// longer than a query takes from listing the files to opening them.
+	CompactGrace time.Duration
 	// Lease is how long a partition stays with an archiver process that stopped renewing it.
 	Lease time.Duration
 	// Count is the most entries per read.
@@ -58,6 +61,7 @@ func DefaultConfig() Config {
 		RollBytes:    32 << 20,
 		CompactAfter: 10 * time.Minute,
 		CompactBytes: 64 << 20,
+		CompactGrace: time.Minute,
 		Lease:        30 * time.Second,
 		Count:        1000,
 		Block:        time.Second,

@@ -79,6 +79,9 @@ func (e *Engine) SQL(ctx context.Context, query string) (*sql.Rows, error) {
 		if err == nil || attempt == maxAttempts || !fileGone(err) {
 			return rows, err
 		}
+		if err := pause(ctx, attempt); err != nil {
+			return nil, err
+		}
 	}
 }
 
@@ -207,6 +210,21 @@ func (e *Engine) run(ctx context.Context, f Filter, build func(src string) (stri
 		if err == nil || n > 0 || attempt == maxAttempts || !fileGone(err) {
 			return err
 		}
+		if err := pause(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// pause waits a little longer after each attempt, for a compaction pass to end.
+func pause(ctx context.Context, attempt int) error {
+	t := time.NewTimer(time.Duration(attempt) * 200 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -53,7 +53,8 @@ func FilePrefix(p int) string { return strconv.Itoa(p) + "-" }
 type File struct {
 	Key       string
 	Size      int64
-	Hour      int64 // unix hour of its folder
+	ModTime   time.Time // when it was written (from the listing)
+	Hour      int64     // unix hour of its folder
 	Partition int
 	Span      Span
 	Compacted bool // merges earlier files: see Live

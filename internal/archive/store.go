@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/fileblob"
@@ -161,8 +162,9 @@ func (s *Store) CleanStaging(prefix string) error {
 
 // Object is one archive file.
 type Object struct {
-	Key  string
-	Size int64
+	Key     string
+	Size    int64
+	ModTime time.Time
 }
 
 // List returns the Parquet files whose keys start with prefix, in key order.
@@ -178,7 +180,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]Object, error) {
 			return nil, fmt.Errorf("archive list %s: %w", prefix, err)
 		}
 		if !o.IsDir && strings.HasSuffix(o.Key, ".parquet") {
-			out = append(out, Object{Key: o.Key, Size: o.Size})
+			out = append(out, Object{Key: o.Key, Size: o.Size, ModTime: o.ModTime})
 		}
 	}
 }
@@ -193,7 +195,7 @@ func (s *Store) Files(ctx context.Context, prefix string) ([]File, error) {
 	files := make([]File, 0, len(objs))
 	for _, o := range objs {
 		if f, err := ParseKey(o.Key); err == nil {
-			f.Size = o.Size
+			f.Size, f.ModTime = o.Size, o.ModTime
 			files = append(files, f)
 		}
 	}
