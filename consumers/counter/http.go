@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -29,15 +30,16 @@ const (
 type api struct {
 	reader    *Reader
 	archive   *archive.Engine // nil: no archive, counts come from the history alone
-	retention time.Duration   // history kept: older parts of a /counts range are not read
-	maxFuture time.Duration   // how far event times may lead the clock: later parts are not read
+	log       *slog.Logger
+	retention time.Duration // history kept: older parts of a /counts range are not read
+	maxFuture time.Duration // how far event times may lead the clock: later parts are not read
 }
 
 // Mount adds GET /windows, /top and /counts to r (the group behind the caller's key check):
 // the count queries, answered by any process of the deployment. With an archive, /counts
 // answers the part of a range older than the history kept from the archive.
 func (c *Counter) Mount(r gin.IRoutes, arch *archive.Engine) {
-	a := &api{reader: NewReader(c.rdb, c.cfg.Layout, c.cfg.Windows), archive: arch, retention: c.cfg.HistoryRetention, maxFuture: c.cfg.MaxFuture}
+	a := &api{reader: NewReader(c.rdb, c.cfg.Layout, c.cfg.Windows), archive: arch, log: c.cfg.Logger, retention: c.cfg.HistoryRetention, maxFuture: c.cfg.MaxFuture}
 	r.GET("/windows", a.windows)
 	r.GET("/top", a.top)
 	r.GET("/counts", a.counts)
@@ -255,8 +257,9 @@ func (a *api) counts(c *gin.Context) {
 	if split > from {
 		counts, err := a.archive.Counts(ctx, archive.Filter{Types: []string{q.typ}, Subject: q.subject, From: from, To: split}, q.step)
 		if err != nil {
+			// The error may name the store's paths: the log gets it, the client the gist.
+			a.log.WarnContext(ctx, "counts: archive read failed", "request_id", httpapi.RequestID(c), "err", err)
 			httpapi.Abort(c, events.Unavailable("archive_unavailable", "the archive cannot be read now; retry", 5*time.Second))
-			_ = c.Error(err)
 			return
 		}
 		for i, n := range counts {

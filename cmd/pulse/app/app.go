@@ -36,8 +36,10 @@ type App struct {
 	windows   []events.Window
 	layout    events.Layout  // learned from the deployment when New runs
 	store     *archive.Store // nil: no archive, or not opened by a role of this process
-	engine    *gin.Engine
-	api       *gin.RouterGroup // /v1
+	// engineArchive queries the archive (counts, replay, rebuild); nil until first needed.
+	engineArchive *archive.Engine
+	engine        *gin.Engine
+	api           *gin.RouterGroup // /v1
 
 	ready     atomic.Bool
 	readyzLog throttle       // readyz's Redis errors are logged, at most every readyzLogEvery

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/consumers/counter"
 	"github.com/pulsehq/pulse/ingest"
 	"github.com/pulsehq/pulse/internal/archive"
@@ -66,18 +67,21 @@ func (a *App) Replay(ctx context.Context, f archive.Filter, progress Progress) (
 	var batch []events.Event
 	var n int64
 	send := func() error {
+		// Events a failed attempt appended come back as duplicates of the next one: they are
+		// counted appended once, not duplicates.
+		var earlier int
 		for {
 			app, dup, err := in.Replay(ctx, batch)
 			res.Appended += int64(app)
-			res.Duplicates += int64(dup)
 			if err == nil {
+				res.Duplicates += int64(dup - earlier)
 				break
 			}
-			if ctx.Err() != nil {
+			earlier += app
+			a.log.Warn("replay: redis did not take a batch; sending it again", "err", err)
+			if consumers.Sleep(ctx, time.Second); ctx.Err() != nil {
 				return ctx.Err()
 			}
-			a.log.Warn("replay: redis did not take a batch; sending it again", "err", err)
-			time.Sleep(time.Second)
 		}
 		n += int64(len(batch))
 		progress(n)

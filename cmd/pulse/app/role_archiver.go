@@ -43,8 +43,12 @@ func (a *App) archiveStore() (*archive.Store, error) {
 	return a.store, nil
 }
 
-// archiveEngine returns a query engine over the archive, or nil when the deployment keeps none.
+// archiveEngine returns the process's query engine over the archive (made once), or nil when
+// the deployment keeps none.
 func (a *App) archiveEngine() (*archive.Engine, error) {
+	if a.engineArchive != nil {
+		return a.engineArchive, nil
+	}
 	st, err := a.archiveStore()
 	if st == nil || err != nil {
 		return nil, err
@@ -53,6 +57,7 @@ func (a *App) archiveEngine() (*archive.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.engineArchive = eng
 	a.closers = append(a.closers, eng.Close)
 	return eng, nil
 }
