@@ -3,10 +3,13 @@ package consumers
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +76,7 @@ type pipelineSample struct {
 	// acked per group: entries read minus pending, i.e. applied (or dead-lettered) for good;
 	// -1 when Redis cannot tell the lag of some partition.
 	acked [len(groupNames)]int64
+	mqtt  int64 // MQTT messages received, over every intake's running total
 }
 
 // PipelineView is the body of GET /v1/pipeline.
@@ -88,7 +92,17 @@ type PipelineView struct {
 	Rates       RateView `json:"rates"`
 	// Archive is the archive's size as an archiver last listed it; null when no archiver has.
 	Archive *archive.Stats `json:"archive"`
+	// MQTT is each MQTT client's intake as its process last wrote it (within the last hour),
+	// by client id; Connected is false for one not heard from for intakeStale.
+	MQTT []events.Intake `json:"mqtt"`
 }
+
+// intakeStale: an MQTT intake that has not written its totals for this long (it writes them
+// every 5 s) is shown disconnected; after intakeGone, it is not shown.
+const (
+	intakeStale = 30 * time.Second
+	intakeGone  = time.Hour
+)
 
 // PartitionView is one partition stream.
 type PartitionView struct {
@@ -121,6 +135,7 @@ type RatePoint struct {
 	Counter  *float64 `json:"counter"`
 	Indexer  *float64 `json:"indexer"`
 	Archiver *float64 `json:"archiver"`
+	MQTT     *float64 `json:"mqtt"` // messages received from the broker
 }
 
 // Mount adds GET /pipeline to r.
@@ -162,6 +177,9 @@ func (p *Inspector) sample(ctx context.Context) error {
 		return err
 	}
 	s := pipelineSample{at: st.now.UnixMilli()}
+	for _, in := range st.intakes {
+		s.mqtt += in.Messages
+	}
 	for _, ps := range st.parts {
 		s.added += ps.info.EntriesAdded
 	}
@@ -209,6 +227,7 @@ func (p *Inspector) rates() RateView {
 			Counter:  rate(prev.acked[0], cur.acked[0]),
 			Indexer:  rate(prev.acked[1], cur.acked[1]),
 			Archiver: rate(prev.acked[2], cur.acked[2]),
+			MQTT:     rate(prev.mqtt, cur.mqtt),
 		})
 	}
 	return rv
@@ -224,6 +243,7 @@ type pipelineState struct {
 	now      time.Time
 	failures int64
 	parts    []partState
+	intakes  []events.Intake // by client id
 }
 
 // read gets the clock, the failure count and every partition's stream and group info in one
@@ -232,12 +252,14 @@ func (p *Inspector) read(ctx context.Context) (pipelineState, error) {
 	var (
 		timeCmd   *redis.TimeCmd
 		failedCmd *redis.IntCmd
+		intakeCmd *redis.MapStringStringCmd
 		infoCmds  = make([]*redis.XInfoStreamCmd, p.cfg.Layout.Partitions)
 		groupCmds = make([]*redis.XInfoGroupsCmd, p.cfg.Layout.Partitions)
 	)
 	_, err := p.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		timeCmd = pipe.Time(ctx)
 		failedCmd = pipe.XLen(ctx, events.FailedStream)
+		intakeCmd = pipe.HGetAll(ctx, events.IntakeKey)
 		for i := range p.cfg.Layout.Partitions {
 			infoCmds[i] = pipe.XInfoStream(ctx, p.cfg.Layout.Stream(i))
 			groupCmds[i] = pipe.XInfoGroups(ctx, p.cfg.Layout.Stream(i))
@@ -248,6 +270,13 @@ func (p *Inspector) read(ctx context.Context) (pipelineState, error) {
 		return pipelineState{}, fmt.Errorf("read streams: %w", err)
 	}
 	st := pipelineState{now: timeCmd.Val(), failures: failedCmd.Val(), parts: make([]partState, p.cfg.Layout.Partitions)}
+	for _, v := range intakeCmd.Val() {
+		var in events.Intake
+		if json.Unmarshal([]byte(v), &in) == nil {
+			st.intakes = append(st.intakes, in)
+		}
+	}
+	slices.SortFunc(st.intakes, func(a, b events.Intake) int { return strings.Compare(a.Client, b.Client) })
 	for i := range p.cfg.Layout.Partitions {
 		info, err := infoCmds[i].Result()
 		if err != nil && !noSuchKey(err) {
@@ -305,6 +334,16 @@ func (p *Inspector) Pipeline(ctx context.Context) (PipelineView, error) {
 		Groups:     map[string]GroupView{},
 		Failures:   st.failures,
 		Rates:      p.rates(),
+		MQTT:       []events.Intake{},
+	}
+	for _, in := range st.intakes {
+		switch age := time.Duration(now-in.At) * time.Millisecond; {
+		case age > intakeGone:
+			continue
+		case age > intakeStale:
+			in.Connected = false
+		}
+		v.MQTT = append(v.MQTT, in)
 	}
 	for i, ps := range st.parts {
 		pv := PartitionView{

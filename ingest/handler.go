@@ -1,8 +1,10 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -107,11 +109,26 @@ func (h *Handler) postLike(c *gin.Context) {
 
 // ingest validates the items of j, commits them and answers.
 func (h *Handler) ingest(c *gin.Context, j *job, recv time.Time) {
-	rid := httpapi.RequestID(c)
+	a, err := h.take(c.Request.Context(), j, recv, map[string]string{"request_id": httpapi.RequestID(c)})
+	switch {
+	case err != nil:
+		httpapi.Abort(c, err)
+	case a.accepted > 0:
+		h.reply(c, http.StatusAccepted, &a)
+	default: // duplicates, perhaps beside rejected items: nothing new, nothing to retry
+		h.reply(c, http.StatusOK, &a)
+	}
+}
+
+// take validates the items of j received at recv, records the rejected ones in the failure
+// stream (each record holds the item and the fields of origin), commits the valid ones and
+// returns the answer, with the error the request is answered when it is not a 200 or 202 (its
+// details are the answer).
+func (h *Handler) take(ctx context.Context, j *job, recv time.Time, origin map[string]string) (answer, *events.Error) {
 	for i := range j.items {
 		j.items[i].check(recv, &h.cfg)
 	}
-	if err := h.types.admit(c.Request.Context(), j.items, recv); err != nil {
+	if err := h.types.admit(ctx, j.items, recv); err != nil {
 		h.log.Warn("ingest: type registry unavailable; answering 503", "err", err)
 		for i := range j.items {
 			if it := &j.items[i]; it.status == pending {
@@ -125,7 +142,7 @@ func (h *Handler) ingest(c *gin.Context, j *job, recv time.Time) {
 				Stage:  "ingest",
 				Reason: it.err.Code + ": " + it.err.Message,
 				At:     recv.UnixMilli(),
-				Record: map[string]string{"body": truncate(it.raw, maxRecord), "request_id": rid},
+				Record: recordOf(origin, "body", truncate(it.raw, maxRecord)),
 			})
 		}
 	}
@@ -143,19 +160,16 @@ func (h *Handler) ingest(c *gin.Context, j *job, recv time.Time) {
 		e := h.firstFailure(j.items)
 		err := events.Unavailable(e.Code, e.Message, h.cfg.RetryAfter)
 		err.Details = &a
-		httpapi.Abort(c, err)
-	case a.accepted > 0:
-		h.reply(c, http.StatusAccepted, &a)
-	case a.rejected == len(j.items):
+		return a, err
+	case a.accepted == 0 && a.rejected == len(j.items):
 		err := events.Errorf(events.KindInvalid, "invalid_events", "all %d events are invalid", a.rejected)
 		if a.rejected == 1 {
 			err = events.Errorf(events.KindInvalid, j.items[0].err.Code, "%s", j.items[0].err.Message)
 		}
 		err.Details = &a
-		httpapi.Abort(c, err)
-	default: // duplicates, perhaps beside rejected items: nothing new, nothing to retry
-		h.reply(c, http.StatusOK, &a)
+		return a, err
 	}
+	return a, nil
 }
 
 // firstFailure is the error of the answer: unconfirmed when any item may be stored (the more
@@ -181,20 +195,32 @@ func (h *Handler) firstFailure(items []item) *events.Error {
 // malformed answers a body that cannot be split into events, after recording it in the
 // failure stream so that an operator can see what a broken producer sends.
 func (h *Handler) malformed(c *gin.Context, j *job, body, contentType, msg string) {
+	_ = h.record(j, body, "malformed_body: "+msg, map[string]string{ // while stopping, the record is lost but the answer stands
+		"content_type": contentType,
+		"request_id":   httpapi.RequestID(c),
+	})
+	httpapi.Abort(c, badBody(msg))
+}
+
+// record stores a body refused as a whole in the failure stream, with the fields of origin,
+// and reports whether it could.
+func (h *Handler) record(j *job, body, reason string, origin map[string]string) error {
 	clear(j.items)
 	j.items = j.items[:0]
-	j.failures = append(j.failures, events.Failure{
-		Stage:  "ingest",
-		Reason: "malformed_body: " + msg,
-		At:     time.Now().UnixMilli(),
-		Record: map[string]string{
-			"body":         truncate(body, maxRecord),
-			"content_type": contentType,
-			"request_id":   httpapi.RequestID(c),
-		},
-	})
-	_ = h.w.submit(j) // while stopping, the record is lost but the answer stands
-	httpapi.Abort(c, badBody(msg))
+	j.failures = append(j.failures, events.Failure{Stage: "ingest", Reason: reason, At: time.Now().UnixMilli(),
+		Record: recordOf(origin, "body", truncate(body, maxRecord))})
+	if err := h.w.submit(j); err != nil {
+		return err
+	}
+	return j.recordErr
+}
+
+// recordOf is a failure record's fields: origin's and key: value.
+func recordOf(origin map[string]string, key, value string) map[string]string {
+	rec := make(map[string]string, len(origin)+1)
+	maps.Copy(rec, origin)
+	rec[key] = value
+	return rec
 }
 
 func (h *Handler) reply(c *gin.Context, code int, a *answer) {
@@ -209,6 +235,6 @@ func (h *Handler) getJob() *job { return h.jobs.Get().(*job) }
 func (h *Handler) putJob(j *job) {
 	clear(j.items)
 	clear(j.failures)
-	j.items, j.failures = j.items[:0], j.failures[:0]
+	j.items, j.failures, j.recordErr = j.items[:0], j.failures[:0], nil
 	h.jobs.Put(j)
 }

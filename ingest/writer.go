@@ -75,7 +75,11 @@ type committer struct {
 type job struct {
 	items    []item
 	failures []events.Failure
-	done     chan struct{} // one token per commit of the job
+	records  []*redis.StringCmd // the failures' appends in the commit
+	// recordErr: the failure records may not be stored. HTTP answers the request all the same;
+	// a broker message stays unacknowledged, to be redelivered.
+	recordErr error
+	done      chan struct{} // one token per commit of the job
 }
 
 // partition collects one commit's events of one partition.
@@ -209,7 +213,7 @@ func (c *committer) commit(ctx context.Context, batch []*job) {
 	}
 	for _, j := range batch {
 		for _, f := range j.failures {
-			pipe.XAdd(ctx, failures.RejectArgs(f, w.cfg.RejectedMaxLen))
+			j.records = append(j.records, pipe.XAdd(ctx, failures.RejectArgs(f, w.cfg.RejectedMaxLen)))
 		}
 	}
 	start := time.Now()
@@ -248,6 +252,11 @@ func (c *committer) commit(ctx context.Context, batch []*job) {
 		}
 	}
 	for _, j := range batch {
+		for _, r := range j.records {
+			j.recordErr = cmp.Or(j.recordErr, r.Err())
+		}
+		clear(j.records)
+		j.records = j.records[:0]
 		j.done <- struct{}{} // from here on the job belongs to its request again
 	}
 	clear(batch)

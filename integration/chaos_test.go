@@ -177,6 +177,18 @@ func (p *pulseProc) kill() {
 	<-done
 }
 
+// stop sends SIGTERM (a graceful stop) and waits for the process to be gone.
+func (p *pulseProc) stop() {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	<-done
+}
+
 // dump has a failed run's process print every goroutine (SIGQUIT), and keeps its whole
 // output in a file beside the test's, named in the log.
 func (p *pulseProc) dump(t *testing.T) {

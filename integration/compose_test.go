@@ -90,6 +90,7 @@ func TestComposeRoles(t *testing.T) {
 		{"indexer", 1},
 		{"live", 2},
 		{"archiver", 1},
+		{"mqtt", 2},
 	}
 	var image string
 	for _, tt := range tests {
@@ -359,7 +360,7 @@ func TestComposeTrustedProxies(t *testing.T) {
 	if err1 != nil || err2 != nil || !subnet.Contains(addr) || dynamic.Contains(addr) || !subnet.Contains(dynamic.Addr()) {
 		t.Errorf("gateway %s, subnet %q, ip_range %q: want the gateway in the subnet and outside the dynamic range", addr, pools[0].Subnet, pools[0].IPRange)
 	}
-	for _, role := range []string{"ingest", "counter", "indexer", "live", "archiver"} {
+	for _, role := range []string{"ingest", "counter", "indexer", "live", "archiver", "mqtt"} {
 		if got := env(service(t, p, role), "PULSE_TRUSTED_PROXIES"); got != addr.String() {
 			t.Errorf("%s: PULSE_TRUSTED_PROXIES = %q, want the gateway's %s", role, got, addr)
 		}
@@ -368,7 +369,7 @@ func TestComposeTrustedProxies(t *testing.T) {
 
 // defaultServices are what `docker compose up` runs: the profile `cluster` must add to them,
 // never change them.
-var defaultServices = []string{"archiver", "counter", "gateway", "indexer", "ingest", "live", "meilisearch", "redis"}
+var defaultServices = []string{"archiver", "counter", "gateway", "indexer", "ingest", "live", "meilisearch", "mosquitto", "mqtt", "redis"}
 
 var clusterNodes = []string{"redis-cluster-1", "redis-cluster-2", "redis-cluster-3", "redis-cluster-4", "redis-cluster-5", "redis-cluster-6"}
 
@@ -526,5 +527,35 @@ func TestComposeClusterProfile(t *testing.T) {
 	}
 	if pc.HealthCheck == nil || !slices.Equal([]string(pc.HealthCheck.Test), []string{"CMD", "pulse", "health"}) {
 		t.Errorf("pulse-cluster healthcheck %+v: want CMD pulse health", pc.HealthCheck)
+	}
+}
+
+// TestComposeMQTT: the mqtt role reaches the stack's Mosquitto once it is healthy, keeps its
+// client slots in a volume (a recreated container takes its broker session back), and the
+// broker's config neither forgets sessions on restart nor drops queued QoS 1 messages.
+func TestComposeMQTT(t *testing.T) {
+	t.Parallel()
+	p, err := loadCompose(t, true)
+	if err != nil {
+		t.Fatalf("compose.yaml does not load: %v", err)
+	}
+	s := service(t, p, "mqtt")
+	if got := env(s, "PULSE_MQTT_URL"); got != "mqtt://mosquitto:1883" {
+		t.Errorf("PULSE_MQTT_URL = %q, want mqtt://mosquitto:1883", got)
+	}
+	if dep, ok := s.DependsOn["mosquitto"]; !ok || dep.Condition != types.ServiceConditionHealthy {
+		t.Errorf("depends_on mosquitto: got %+v, want service_healthy", s.DependsOn)
+	}
+	if !slices.ContainsFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Type == "volume" && v.Target == "/data" }) {
+		t.Errorf("volumes %+v: want a named volume at /data (the data folder holding the client slots)", s.Volumes)
+	}
+	conf, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "deploy", "mosquitto.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"persistence true", "max_queued_messages 0"} {
+		if !strings.Contains(string(conf), "\n"+want+"\n") {
+			t.Errorf("deploy/mosquitto.conf lacks %q", want)
+		}
 	}
 }

@@ -16,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 DATA_DIR=${PULSE_DATA_DIR:-./.data}
 REDIS_PORT=${PULSE_STACK_REDIS_PORT:-6380} # never the shared 6379
+MQTT_PORT=${PULSE_STACK_MQTT_PORT:-1884}   # nor a system Mosquitto's 1883
 CLUSTER_PORT=${PULSE_STACK_CLUSTER_PORT:-7001}
 CLUSTER_NODES=6 # 3 masters, one replica each
 RUN_DIR="$DATA_DIR/run"
@@ -88,6 +89,33 @@ single_up() {
   fi
   echo "redis: 127.0.0.1:$REDIS_PORT, AOF under $DATA_DIR/redis"
   export PULSE_REDIS_URL=${PULSE_REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
+}
+
+# mqtt_up starts a private Mosquitto for the mqtt role (docs/mqtt.md) when one is installed,
+# with deploy/mosquitto.conf's durability settings; without one, pulse runs without MQTT.
+mqtt_up() {
+  local bin dir
+  if [ -n "${PULSE_MQTT_URL:-}" ]; then
+    echo "mqtt: $PULSE_MQTT_URL (PULSE_MQTT_URL)"
+    return
+  fi
+  bin=$(command -v mosquitto || true)
+  [ -n "$bin" ] || [ ! -x /usr/sbin/mosquitto ] || bin=/usr/sbin/mosquitto
+  if [ -z "$bin" ]; then
+    echo "mqtt: off (no mosquitto). To take events from devices, install it (Debian/Ubuntu:" >&2
+    echo "sudo apt-get install -y mosquitto mosquitto-clients; macOS: brew install mosquitto) and run 'go tool task up' again." >&2
+    return
+  fi
+  dir=$(mkdir -p "$DATA_DIR/mosquitto" && cd "$DATA_DIR/mosquitto" && pwd)
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null; then
+    sed -e "s|^listener 1883|listener $MQTT_PORT 127.0.0.1|" -e "s|^persistence_location .*|persistence_location $dir/|" \
+      deploy/mosquitto.conf >"$dir/mosquitto.conf"
+    printf 'pid_file %s\nlog_dest file %s\n' "$dir/mosquitto.pid" "$dir/mosquitto.log" >>"$dir/mosquitto.conf"
+    "$bin" -d -c "$dir/mosquitto.conf"
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null && break; sleep 0.05; done
+  fi
+  echo "mqtt: mosquitto on 127.0.0.1:$MQTT_PORT (publish to pulse/events/#, docs/mqtt.md)"
+  export PULSE_MQTT_URL=mqtt://127.0.0.1:$MQTT_PORT
 }
 
 cluster_up() {
@@ -193,6 +221,7 @@ up() {
   fi
   prepare
   if [ "$mode" = cluster ]; then cluster_up; else single_up; fi
+  mqtt_up
   mkdir -p "$DATA_DIR"
   export PULSE_DATA_DIR=$DATA_DIR
   echo "pulse: http://localhost${PULSE_ADDR:-:8080}  (redis $PULSE_REDIS_URL; Ctrl-C or 'go tool task down' stops it)"
@@ -246,6 +275,14 @@ down() {
   if redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
     redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true # AOF is fsynced on shutdown
     echo "redis 127.0.0.1:$REDIS_PORT stopped"
+  fi
+  if [ -f "$DATA_DIR/mosquitto/mosquitto.pid" ]; then
+    pid=$(cat "$DATA_DIR/mosquitto/mosquitto.pid")
+    if kill -TERM "$pid" 2>/dev/null; then # saves sessions and queued messages
+      for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      echo "mosquitto 127.0.0.1:$MQTT_PORT stopped"
+    fi
+    rm -f "$DATA_DIR/mosquitto/mosquitto.pid"
   fi
   cluster_down
   echo "stopped"

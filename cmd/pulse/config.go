@@ -20,7 +20,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer, ex
 	fs.SetOutput(stderr)
 	p := &parser{fs: fs, getenv: getenv}
 
-	p.list(&c.Roles, "roles", c.Roles, "roles to run: all, or any of ingest,counter,live,indexer,archiver")
+	p.list(&c.Roles, "roles", c.Roles, "roles to run: all, or any of ingest,counter,live,indexer,archiver,mqtt (all includes mqtt when an MQTT URL is set)")
 	p.str(&c.Addr, "addr", c.Addr, "HTTP listen address")
 	p.str(&c.AdminAddr, "admin-addr", c.AdminAddr, "pprof listen address (empty: off)")
 	p.str(&c.RedisURL, "redis-url", c.RedisURL, "Redis URL; several comma-separated for a Redis Cluster")
@@ -63,6 +63,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer, ex
 	p.dur(&c.Archiver.CompactAfter, "archive-compact-after", c.Archiver.CompactAfter, "how long after an event hour ends its small archive files are merged into one per partition")
 	p.dur(&c.Archiver.Lease, "archive-lease", c.Archiver.Lease, "how long a partition's archive stays with a process that stopped renewing its lease (a killed one)")
 	p.int(&c.Archiver.RollBytes, "archive-roll-bytes", c.Archiver.RollBytes, "a partition's archive file is written once its events hold this many bytes in memory")
+
+	p.str(&c.MQTT.URL, "mqtt-url", c.MQTT.URL, "MQTT 5 broker to take events from: mqtt://[user:password@]host[:1883] or mqtts:// (unset: no mqtt role in all)")
+	p.str(&c.MQTT.Filter, "mqtt-filter", c.MQTT.Filter, "topic filter, subscribed as $share/<mqtt-share>/<filter>")
+	p.str(&c.MQTT.Share, "mqtt-share", c.MQTT.Share, "shared-subscription group: the processes of one group split the messages")
+	p.str(&c.MQTT.ClientID, "mqtt-client-id", c.MQTT.ClientID, "the broker session's client id, stable across restarts (default: <prefix>-<n>, n the lowest slot free in the data folder)")
+	p.str(&c.MQTT.ClientPrefix, "mqtt-client-prefix", c.MQTT.ClientPrefix, "client id prefix")
+	p.dur(&c.MQTT.SessionExpiry, "mqtt-session-expiry", c.MQTT.SessionExpiry, "how long the broker keeps a disconnected process's session and its unacknowledged messages")
+	p.int(&c.MQTT.InFlight, "mqtt-in-flight", c.MQTT.InFlight, "messages the broker may send before the first is acknowledged (receive maximum)")
 
 	// edge: timeouts, connection caps, security
 	p.list(&c.TrustedProxies, "trusted-proxies", nil, "IPs or CIDRs of proxies whose X-Forwarded-For names the client (unset: none, the peer address)")

@@ -152,6 +152,10 @@ func run(ctx context.Context, args []string) error {
 	if r.counter, err = goBench(ctx, "./consumers/counter", "BenchmarkApply", scale); err != nil {
 		return err
 	}
+	logf("mqtt intake (go test -bench)")
+	if r.mqtt, err = goBench(ctx, "./ingest/mqtt", "BenchmarkIntake", scale); err != nil {
+		return err
+	}
 	// Scale: the same Redis work on more masters, and what partitions and WAIT cost.
 	for _, tp := range []topology{
 		{name: "1 master", masters: 1, partitions: events.DefaultPartitions},

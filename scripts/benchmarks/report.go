@@ -15,6 +15,7 @@ type report struct {
 	bare, single, batch   *loadgen.Result
 	e2e1k, e2e10k, fanout *loadgen.Result
 	counter               []string
+	mqtt                  []string
 	scale                 []*scaleRun
 	archive               *archiveRun
 }
@@ -70,6 +71,7 @@ func (r *report) markdown() string {
 	}
 	p("```")
 	p("")
+	r.mqttSection(p)
 	r.scaleSection(p)
 	r.archiveSection(p)
 	p("## Reproduce")
@@ -207,5 +209,34 @@ func (r *report) archiveSection(p func(string, ...any)) {
 	p("partition every 5 minutes, and the archiver merges an hour's files into one per partition")
 	p("`PULSE_ARCHIVE_COMPACT_AFTER` (10 min) after the hour ends (docs/archive.md). Fewer")
 	p("partitions (`PULSE_PARTITIONS`) mean fewer files per hour.")
+	p("")
+}
+
+// mqttSection: the MQTT intake's rate into Redis beside HTTP batch ingest's, both as shares of
+// the XADD ceiling of this run.
+func (r *report) mqttSection(p func(string, ...any)) {
+	p("## MQTT intake (`go test ./ingest/mqtt -bench Intake`)")
+	p("")
+	p("Publishers (8 MQTT 5 clients, QoS 1, each waiting for the broker's PUBACK) → Mosquitto 2 → the")
+	p("intake (in the benchmark's process, 2 partitions) → Redis with AOF on TCP, all on this machine; an")
+	p("op ends when all 200,000 events are in the streams. HTTP batch ingest of this run: %s events/s.", num(r.batch.EventsPerSec))
+	p("")
+	p("| messages | events/s into Redis | share of XADD P64 | vs HTTP batch ingest |")
+	p("| --- | --- | --- | --- |")
+	for _, l := range r.mqtt {
+		name, rest, _ := strings.Cut(l, ": ")
+		f := strings.Fields(rest)
+		var eps float64
+		for i := 1; i < len(f); i++ {
+			if f[i] == "events/s" {
+				_, _ = fmt.Sscan(f[i-1], &eps)
+			}
+		}
+		what := strings.TrimPrefix(name, "BenchmarkIntake/")
+		if i := strings.LastIndexByte(what, '-'); i > 0 { // GOMAXPROCS
+			what = what[:i]
+		}
+		p("| %s | %s | %s | %.2f× |", what, num(eps), pct(eps, r.xadd64), eps/r.batch.EventsPerSec)
+	}
 	p("")
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pulsehq/pulse/consumers"
+	"github.com/pulsehq/pulse/ingest"
 	"github.com/pulsehq/pulse/internal/archive"
 
 	"github.com/pulsehq/pulse/internal/events"
@@ -36,6 +37,7 @@ type App struct {
 	windows   []events.Window
 	layout    events.Layout  // learned from the deployment when New runs
 	store     *archive.Store // nil: no archive, or not opened by a role of this process
+	in        *ingest.Ingest // the intake of the ingest and mqtt roles; nil: neither runs here
 	// engineArchive queries the archive (counts, replay, rebuild); nil until first needed.
 	engineArchive *archive.Engine
 	engine        *gin.Engine
@@ -45,6 +47,9 @@ type App struct {
 	readyzLog throttle       // readyz's Redis errors are logged, at most every readyzLogEvery
 	runners   []runner       // long-lived components, stopped after HTTP has drained
 	onStop    []func()       // called when shutdown starts (close WebSockets, …)
+	// drains run after HTTP has drained and before the components stop: work that still
+	// needs them (the MQTT intake hands its last messages to the ingest writer).
+	drains []func(context.Context)
 	closers   []func() error // called last
 	listener  net.Listener
 	addrReady chan struct{}
@@ -85,6 +90,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		{"live", a.mountLive},
 		{"indexer", a.mountIndexer},
 		{"archiver", a.mountArchiver},
+		{"mqtt", a.mountMQTT},
 	}
 	for _, m := range mounts {
 		if !a.cfg.Has(m.role) {
@@ -235,6 +241,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	serving.Wait()
 	cancelBase()
+	for _, drain := range a.drains {
+		drain(shCtx)
+	}
 	stopWork()
 	if err := g.Wait(); err != nil {
 		runErr = errors.Join(runErr, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/pulsehq/pulse/consumers/counter"
 	"github.com/pulsehq/pulse/consumers/indexer"
 	"github.com/pulsehq/pulse/ingest"
+	"github.com/pulsehq/pulse/ingest/mqtt"
 	"github.com/pulsehq/pulse/internal/events"
 	"github.com/pulsehq/pulse/internal/httpapi"
 	"github.com/pulsehq/pulse/internal/search"
@@ -20,7 +21,7 @@ import (
 )
 
 // Roles a process can run. "all" is every role in one process, the local default.
-var Roles = []string{"ingest", "counter", "live", "indexer", "archiver"}
+var Roles = []string{"ingest", "counter", "live", "indexer", "archiver", "mqtt"}
 
 // Config is every setting of a pulse process. main fills it from PULSE_* variables and flags
 // whose defaults are Defaults(); a zero field means its default. Each role's settings are that
@@ -59,6 +60,8 @@ type Config struct {
 	// deployment must agree on it.
 	ArchiveURL string
 	Archiver   archiver.Config
+	// MQTT is the broker intake; "all" includes the mqtt role only when its URL is set.
+	MQTT mqtt.Config
 
 	// edge: timeouts, security
 	TrustedProxies []string      // IPs or CIDRs whose X-Forwarded-For names the client; none: the peer address
@@ -86,6 +89,7 @@ func Defaults() Config {
 		Live:      live.DefaultConfig(),
 		Indexer:   indexer.DefaultConfig(),
 		Archiver:  archiver.DefaultConfig(),
+		MQTT:      mqtt.DefaultConfig(),
 
 		BodyTimeout:  30 * time.Second,
 		WriteTimeout: 30 * time.Second,
@@ -103,6 +107,9 @@ func (c *Config) Validate() error {
 		switch {
 		case r == "all":
 			roles = append(roles, Roles...)
+			if c.MQTT.URL == "" {
+				roles = slices.DeleteFunc(roles, func(r string) bool { return r == "mqtt" })
+			}
 		case slices.Contains(Roles, r):
 			roles = append(roles, r)
 		default:
@@ -123,8 +130,11 @@ func (c *Config) Validate() error {
 	ws, err := events.ParseWindows(c.Windows)
 	if err != nil {
 		errs = append(errs, err)
-	} else if ttl, longest := cmp.Or(c.Ingest.DedupeTTL, ingest.DefaultConfig().DedupeTTL), ws[len(ws)-1].D; c.Has("ingest") && ttl < longest {
+	} else if ttl, longest := cmp.Or(c.Ingest.DedupeTTL, ingest.DefaultConfig().DedupeTTL), ws[len(ws)-1].D; (c.Has("ingest") || c.Has("mqtt")) && ttl < longest {
 		errs = append(errs, fmt.Errorf("dedupe TTL %s is shorter than the longest window %s", ttl, longest))
+	}
+	if c.Has("mqtt") && c.MQTT.URL == "" {
+		errs = append(errs, errors.New("the mqtt role needs an MQTT URL (PULSE_MQTT_URL)"))
 	}
 	if c.RedisTimeout < time.Millisecond {
 		errs = append(errs, errors.New("redis timeout must be ≥ 1ms"))

@@ -9,12 +9,44 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/ingest"
+	"github.com/pulsehq/pulse/ingest/mqtt"
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 
 // mountIngest wires the ingest role: POST /v1/events and /v1/videos/:id/likes (browser keys
-// suffice), and the group-commit writer, which runs until HTTP has drained.
+// suffice) in front of the process's intake.
 func (a *App) mountIngest() error {
+	in, err := a.intake()
+	if err != nil {
+		return err
+	}
+	in.Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)))
+	return nil
+}
+
+// mountMQTT wires the mqtt role: the broker's messages into the process's intake.
+func (a *App) mountMQTT() error {
+	in, err := a.intake()
+	if err != nil {
+		return err
+	}
+	cfg := a.cfg.MQTT
+	cfg.SlotDir, cfg.Logger, cfg.Metrics = a.cfg.DataDir, a.log, a.reg
+	x, err := mqtt.New(in, a.rdb, cfg)
+	if err != nil {
+		return err
+	}
+	a.addRunner("mqtt", x.Run)
+	a.drains = append(a.drains, x.Drain)
+	return nil
+}
+
+// intake is the process's ingest (made once, shared by the HTTP API and the broker intake),
+// whose group-commit writer runs until HTTP has drained.
+func (a *App) intake() (*ingest.Ingest, error) {
+	if a.in != nil {
+		return a.in, nil
+	}
 	cfg := a.cfg.Ingest
 	cfg.Layout, cfg.MaxFuture, cfg.Logger, cfg.Metrics = a.layout, a.cfg.MaxFuture, a.log, a.reg
 	// Its own client: appends must never be re-sent by the client library (a lost reply could
@@ -29,14 +61,14 @@ func (a *App) mountIngest() error {
 	})
 	in, err := ingest.New(rdb, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.WaitReplicas > 0 {
 		a.checkReplicas(rdb, cfg.WaitReplicas)
 	}
 	a.addRunner("ingest writer", in.Run)
-	in.Mount(a.api.Group("", a.keys.Require(httpapi.AccessBrowser)))
-	return nil
+	a.in = in
+	return in, nil
 }
 
 // checkReplicas warns about every master with fewer replicas connected than ingest waits for:

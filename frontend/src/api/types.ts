@@ -114,6 +114,8 @@ export interface RatePoint {
   counter: number | null;
   indexer: number | null;
   archiver: number | null;
+  /** MQTT messages received per second, over every client */
+  mqtt: number | null;
 }
 
 /** The archive's size as an archiver last listed it (PipelineView.archive). */
@@ -123,6 +125,26 @@ export interface ArchiveStats {
   /** unix ms start of the newest event hour; 0 when the archive is empty */
   newest_hour: number;
   /** unix ms of the listing */
+  at: number;
+}
+
+/** One MQTT client's totals since its process started, as that process last wrote them (PipelineView.mqtt). */
+export interface MQTTIntake {
+  client: string;
+  filter: string;
+  /** false when the process reports no broker connection, or has not written for 30 s */
+  connected: boolean;
+  /** received, redeliveries included */
+  messages: number;
+  /** received with the DUP flag: the broker may have sent them before */
+  redelivered: number;
+  /** acknowledged: every event appended, a duplicate, or rejected and recorded */
+  acked: number;
+  /** refused as a whole (topic, body, no valid event), recorded as a failure and acknowledged */
+  refused: number;
+  /** appends that failed because Redis could not take them, tried again unacknowledged */
+  retries: number;
+  /** unix ms when the process wrote these totals */
   at: number;
 }
 
@@ -143,4 +165,6 @@ export interface PipelineView {
   rates: { interval_ms: number; series: RatePoint[] };
   /** null until an archiver has listed the archive */
   archive: ArchiveStats | null;
+  /** one entry per MQTT client heard from in the last hour; empty when the deployment takes no events from a broker */
+  mqtt: MQTTIntake[];
 }

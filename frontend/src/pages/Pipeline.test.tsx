@@ -1,9 +1,9 @@
 // @vitest-environment happy-dom
 import { afterEach, expect, test, vi } from 'vitest';
-import type { GroupView, PipelineView } from '../api/types';
+import type { GroupView, MQTTIntake, PipelineView } from '../api/types';
 import { hour } from '../lib/format';
 import { render } from '../test/render';
-import { ArchivePanel, Pipeline } from './Pipeline';
+import { ArchivePanel, MQTTPanel, Pipeline } from './Pipeline';
 
 afterEach(() => {
   document.body.innerHTML = '';
@@ -41,9 +41,59 @@ test('the archive panel shows size, files, newest hour and how old the listing i
   expect(container.querySelector('[data-listed]')?.textContent).toBe('listed just now');
 });
 
+const intake = (client: string, connected: boolean, seen: number): MQTTIntake => ({
+  client,
+  filter: 'pulse/events/#',
+  connected,
+  messages: 12_345,
+  redelivered: 17,
+  acked: 12_300,
+  refused: 3,
+  retries: 0,
+  at: at - seen,
+});
+
+test('the MQTT panel says when the deployment takes no events from a broker', async () => {
+  const { container } = await render(<MQTTPanel intakes={[]} now={at} />);
+  expect(container.querySelector('#mqtt-title')?.textContent).toBe('MQTT intake');
+  expect(container.querySelector('p.muted')?.textContent).toBe(
+    'No MQTT intake: set PULSE_MQTT_URL to take events from a broker (docs/mqtt.md).',
+  );
+  expect(container.querySelector('table')).toBeNull();
+});
+
+test('the MQTT panel shows every client with its totals and whether it is connected', async () => {
+  const intakes = [
+    intake('pulse-a', true, 2000),
+    { ...intake('pulse-b', false, 3 * 60_000), messages: 40, redelivered: 0, acked: 38, refused: 0, retries: 2 },
+    intake('pulse-c', false, 1000),
+  ];
+  const { container } = await render(<MQTTPanel intakes={intakes} now={at} />);
+  const table = container.querySelector('table')!;
+  expect(table.getAttribute('aria-labelledby')).toBe('mqtt-title');
+  expect([...table.querySelectorAll('thead th')].map((th) => th.textContent)).toEqual([
+    'Client', 'State', 'Messages', 'Acked', 'Redelivered', 'Refused', 'Retries', 'Filter',
+  ]);
+  const row = (client: string) => table.querySelector(`tr[data-client="${client}"]`)!;
+  const cells = (client: string) => [...row(client).querySelectorAll('th, td')].map((c) => c.textContent);
+
+  expect(cells('pulse-a')).toEqual(['pulse-a', 'connected', '12,345', '12,300', '17', '3', '0', 'pulse/events/#']);
+  expect(row('pulse-a').querySelector('td')?.classList.contains('h-ok')).toBe(true);
+  expect(row('pulse-a').querySelectorAll('td')[4]?.classList.contains('h-warn')).toBe(true); // refused
+
+  // Silent for minutes: its process stopped or lost Redis; the age says since when.
+  expect(cells('pulse-b')).toEqual(['pulse-b', 'disconnected · last seen 3 min ago', '40', '38', '0', '0', '2', 'pulse/events/#']);
+  expect(row('pulse-b').querySelector('td')?.classList.contains('h-bad')).toBe(true);
+  expect(row('pulse-b').querySelectorAll('td')[5]?.classList.contains('h-warn')).toBe(true); // retries
+
+  // Still writing, but without a broker connection.
+  expect(cells('pulse-c')[1]).toBe('disconnected');
+  expect(row('pulse-c').querySelector('td')?.classList.contains('h-warn')).toBe(true);
+});
+
 const group = (lag: number, pending: number, oldest_ms: number): GroupView => ({ lag, pending, consumers: 1, oldest_ms });
 
-function view(archive: PipelineView['archive']): PipelineView {
+function view(archive: PipelineView['archive'], mqtt: MQTTIntake[] = []): PipelineView {
   const groups = { counter: group(0, 2, 0), indexer: group(1, 0, 500), archiver: group(3, 4567, 3 * 60_000) };
   return {
     at,
@@ -55,11 +105,12 @@ function view(archive: PipelineView['archive']): PipelineView {
     rates: {
       interval_ms: 5000,
       series: [
-        { t: at - 5000, ingest: 10, counter: 10, indexer: 9, archiver: 0 },
-        { t: at, ingest: 12, counter: 12, indexer: 12, archiver: 42 },
+        { t: at - 5000, ingest: 10, counter: 10, indexer: 9, archiver: 0, mqtt: mqtt.length ? 3 : 0 },
+        { t: at, ingest: 12, counter: 12, indexer: 12, archiver: 42, mqtt: mqtt.length ? 4 : 0 },
       ],
     },
     archive,
+    mqtt,
   };
 }
 
@@ -84,6 +135,20 @@ test('the pipeline page shows the archiver group, its rate and the archive', asy
   expect(container.querySelector('[data-archive="bytes"]')?.textContent).toBe('2 kB');
   expect(container.querySelector('[data-archive="files"]')?.textContent).toBe('3');
   expect(container.querySelector('[data-listed]')?.textContent).toBe('listed 30 s ago');
+
+  // No MQTT clients: no MQTT line, and the panel says how to take events from a broker.
+  expect(container.querySelector('.legend .key-mqtt')).toBeNull();
+  expect(container.querySelector('path.s-mqtt')).toBeNull();
+  expect(container.querySelector('section.mqtt p.muted')?.textContent).toMatch(/^No MQTT intake/);
+  await unmount();
+});
+
+test('the pipeline page shows MQTT clients and their rate', async () => {
+  vi.stubGlobal('fetch', vi.fn(async () => new Response(JSON.stringify(view(null, [intake('pulse-a', true, 2000)])), { status: 200 })));
+  const { container, unmount } = await render(<Pipeline />);
+  await vi.waitFor(() => expect(container.querySelector('tr[data-client="pulse-a"]')).not.toBeNull());
+  expect(container.querySelector('.legend .key-mqtt')?.textContent).toBe('MQTT in');
+  expect(container.querySelector('path.s-mqtt')).not.toBeNull();
   await unmount();
 });
 

@@ -1,7 +1,7 @@
 import { Fragment } from 'react';
 import { usePoll } from '../api/hooks';
 import { api } from '../api/http';
-import type { ArchiveStats, GroupView, PipelineView } from '../api/types';
+import type { ArchiveStats, GroupView, MQTTIntake, PipelineView } from '../api/types';
 import { LineChart } from '../components/LineChart';
 import { ErrorNotice } from '../components/Notice';
 import { ago, bytes, dateTime, duration, hour, num, rate } from '../lib/format';
@@ -34,11 +34,18 @@ function health(g: GroupView | undefined, limits: Limits = APPLY): 'ok' | 'warn'
 /** A listing older than this means no archiver has published for a while (it lists every minute). */
 const STALE_LISTING_MS = 5 * 60_000;
 
+/** The server shows an MQTT client disconnected once its process has not written its totals for this long. */
+const STALE_INTAKE_MS = 30_000;
+
 export function Pipeline() {
   const poll = usePoll((signal) => api<PipelineView>('/v1/pipeline', { signal }), 2000, []);
   const v = poll.data;
   const series = v?.rates.series ?? [];
   const last = series.at(-1);
+  // ?? []: a server from before MQTT intake sends no mqtt field.
+  const intakes = v?.mqtt ?? [];
+  // Without MQTT clients the MQTT rate is a flat 0: not worth a line or a legend key.
+  const mqtt = intakes.length > 0;
 
   return (
     <div className="pipeline">
@@ -87,10 +94,11 @@ export function Pipeline() {
                 <span className="key key-counter">counter</span>
                 <span className="key key-indexer">indexer</span>
                 <span className="key key-archiver">archiver</span>
+                {mqtt && <span className="key key-mqtt">MQTT in</span>}
               </div>
             </header>
             <LineChart
-              label="Events per second over the last minutes: ingest, counter, indexer and archiver"
+              label={`Events per second over the last minutes: ingest, counter, indexer and archiver${mqtt ? ', and MQTT messages received per second' : ''}`}
               unit="events/s"
               times={series.map((p) => p.t)}
               series={[
@@ -99,15 +107,18 @@ export function Pipeline() {
                 { name: 'indexer', className: 's-indexer', values: series.map((p) => p.indexer) },
                 // ?? null: a server without an archiver group sends no archiver rate at all.
                 { name: 'archiver', className: 's-archiver', values: series.map((p) => p.archiver ?? null) },
+                ...(mqtt ? [{ name: 'MQTT in', className: 's-mqtt', values: series.map((p) => p.mqtt ?? null) }] : []),
               ]}
             />
             <p className="muted small">
               Sampled every {duration(v.rates.interval_ms)} by the process serving this page. The archiver acknowledges a
-              roll at a time, so its rate comes in bursts.
+              roll at a time, so its rate comes in bursts.{mqtt && ' MQTT in counts messages, which may carry several events each.'}
             </p>
           </section>
 
           <ArchivePanel archive={v.archive ?? null} now={v.at} />
+
+          <MQTTPanel intakes={intakes} now={v.at} />
 
           <section className="panel" aria-labelledby="parts-title">
             <h2 id="parts-title">Partitions</h2>
@@ -210,6 +221,73 @@ export function ArchivePanel({ archive, now }: { archive: ArchiveStats | null; n
         <p className="muted">No archive listing yet</p>
       )}
     </section>
+  );
+}
+
+/** MQTTPanel shows each MQTT client's totals as its process last wrote them; now is the server's time. */
+export function MQTTPanel({ intakes, now }: { intakes: MQTTIntake[]; now: number }) {
+  return (
+    <section className="panel mqtt" aria-labelledby="mqtt-title">
+      <h2 id="mqtt-title">MQTT intake</h2>
+      {intakes.length === 0 ? (
+        <p className="muted">
+          No MQTT intake: set <code>PULSE_MQTT_URL</code> to take events from a broker (docs/mqtt.md).
+        </p>
+      ) : (
+        <>
+          <div className="table-wrap">
+            <table className="table mqtt-clients" aria-labelledby="mqtt-title">
+              <thead>
+                <tr>
+                  <th scope="col">Client</th>
+                  <th scope="col">State</th>
+                  <th scope="col" className="num-cell">Messages</th>
+                  <th scope="col" className="num-cell">Acked</th>
+                  <th scope="col" className="num-cell">Redelivered</th>
+                  <th scope="col" className="num-cell">Refused</th>
+                  <th scope="col" className="num-cell">Retries</th>
+                  <th scope="col">Filter</th>
+                </tr>
+              </thead>
+              <tbody>
+                {intakes.map((c) => (
+                  <tr key={c.client} data-client={c.client}>
+                    <th scope="row">
+                      <code>{c.client}</code>
+                    </th>
+                    <IntakeState c={c} now={now} />
+                    <td className="num-cell">{num(c.messages)}</td>
+                    <td className="num-cell">{num(c.acked)}</td>
+                    <td className="num-cell">{num(c.redelivered)}</td>
+                    <td className={`num-cell${c.refused > 0 ? ' h-warn' : ''}`}>{num(c.refused)}</td>
+                    <td className={`num-cell${c.retries > 0 ? ' h-warn' : ''}`}>{num(c.retries)}</td>
+                    <td>
+                      <code>{c.filter}</code>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <p className="muted small">
+            Totals since each client's process started. Redelivered: received with the DUP flag (the broker may have sent them
+            before). Refused: recorded as failures and acknowledged. Retries: appends Redis could not take, tried again before
+            acknowledging.
+          </p>
+        </>
+      )}
+    </section>
+  );
+}
+
+function IntakeState({ c, now }: { c: MQTTIntake; now: number }) {
+  if (c.connected) return <td className="h-ok">connected</td>;
+  // Fresh totals mean the process runs but has no broker connection; stale ones, that the process went quiet.
+  const silent = now - c.at > STALE_INTAKE_MS;
+  return (
+    <td className={silent ? 'h-bad' : 'h-warn'} title={`Totals written ${dateTime(c.at)}`}>
+      disconnected{silent && ` · last seen ${ago(c.at, now)}`}
+    </td>
   );
 }
 
