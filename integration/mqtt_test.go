@@ -71,7 +71,7 @@ func startMQTTRun(t *testing.T, intakes int) *mqttRun {
 type mqttOracle struct {
 	mu     sync.Mutex
 	events map[string]events.Event // by id; derived ids are learned from the streams
-	bySeq  map[int]events.Event     // messages without id, by their sequence number
+	bySeq  map[int]events.Event    // messages without id, by their sequence number
 }
 
 // publish sends n QoS 1 messages from workers clients at once, each waiting for the broker's

@@ -44,12 +44,12 @@ type App struct {
 	api           *gin.RouterGroup // /v1
 
 	ready     atomic.Bool
-	readyzLog throttle       // readyz's Redis errors are logged, at most every readyzLogEvery
-	runners   []runner       // long-lived components, stopped after HTTP has drained
-	onStop    []func()       // called when shutdown starts (close WebSockets, …)
+	readyzLog throttle // readyz's Redis errors are logged, at most every readyzLogEvery
+	runners   []runner // long-lived components, stopped after HTTP has drained
+	onStop    []func() // called when shutdown starts (close WebSockets, …)
 	// drains run after HTTP has drained and before the components stop: work that still
 	// needs them (the MQTT intake hands its last messages to the ingest writer).
-	drains []func(context.Context)
+	drains    []func(context.Context)
 	closers   []func() error // called last
 	listener  net.Listener
 	addrReady chan struct{}
