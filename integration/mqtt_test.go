@@ -31,29 +31,29 @@ type mqttRun struct {
 	layout events.Layout
 }
 
-func startMQTTRun(t *testing.T, intakes int) *mqttRun {
+func startMQTTRun(t *testing.T, intakes int, env ...string) *mqttRun {
 	t.Helper()
 	r := &mqttRun{t: t, layout: chaosLayout}
 	r.redis = testenv.StartRedisWith(t, testenv.RedisOptions{TCP: true, AppendFsync: "always"})
 	r.rdb = r.redis.Client()
 	r.broker = testenv.StartMosquitto(t)
 	d := &deployment{t: t}
-	add := func(name, roles string, env ...string) *pulseProc {
+	add := func(name, roles string, procEnv ...string) *pulseProc {
 		p := &pulseProc{name: name, roles: roles}
 		p.env = append(baseEnv(t, "redis://"+r.redis.Addr), "PULSE_ROLES="+roles, "PULSE_CONSUMER_NAME="+name,
 			"PULSE_MQTT_URL="+r.broker.URL, "PULSE_ARCHIVE_URL=off")
-		p.env = append(p.env, env...)
+		p.env = append(append(p.env, env...), procEnv...)
 		p.setPort(testenv.FreePort(t))
 		d.launch(p)
 		return p
 	}
 	add("counter", "counter")
 	for i := range intakes {
-		var env []string
+		var id []string
 		if intakes > 1 { // named, so that the test finds each one's totals
-			env = []string{fmt.Sprintf("PULSE_MQTT_CLIENT_ID=mqtt-%d", i)}
+			id = []string{fmt.Sprintf("PULSE_MQTT_CLIENT_ID=mqtt-%d", i)}
 		}
-		r.mqtt = append(r.mqtt, add(fmt.Sprintf("mqtt-%d", i), "mqtt", env...))
+		r.mqtt = append(r.mqtt, add(fmt.Sprintf("mqtt-%d", i), "mqtt", id...))
 	}
 	t.Cleanup(func() {
 		for _, p := range d.all {
@@ -101,7 +101,8 @@ func (r *mqttRun) publish(n, workers int, faults map[int]func()) *mqttOracle {
 		}
 	}()
 	for w := range workers {
-		c := r.broker.MQTTClient(t, fmt.Sprintf("publisher-%d", w), nil)
+		id := fmt.Sprintf("publisher-%d", w)
+		c := r.broker.MQTTClient(t, id, nil)
 		wg.Go(func() {
 			for {
 				seq := int(next.Add(1)) - 1
@@ -118,12 +119,25 @@ func (r *mqttRun) publish(n, workers int, faults map[int]func()) *mqttOracle {
 					topic = "pulse/events/" + ev.Type + "/" + ev.Subject
 					payload = fmt.Sprintf(`{"seq":%d,"time":%d}`, seq, ev.Time)
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				_, err := c.Publish(ctx, &paho.Publish{QoS: 1, Topic: topic, Payload: []byte(payload)})
-				cancel()
-				if err != nil {
-					t.Errorf("publish %d: %v", seq, err)
-					return
+				// Until the broker's PUBACK: a publish cut short (the broker restarting) is sent
+				// again as it was, which its id, given or derived, makes safe.
+				for attempt := 0; ; attempt++ {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					_, err := c.Publish(ctx, &paho.Publish{QoS: 1, Topic: topic, Payload: []byte(payload)})
+					cancel()
+					if err == nil {
+						break
+					}
+					if attempt == 600 {
+						t.Errorf("publish %d: %v", seq, err)
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+					if nc, cerr := r.broker.Connect(id, nil); cerr == nil {
+						_ = c.Disconnect(&paho.Disconnect{})
+						c = nc
+						t.Cleanup(func() { _ = nc.Disconnect(&paho.Disconnect{}) })
+					}
 				}
 				o.mu.Lock()
 				if ev.ID != "" {
@@ -149,12 +163,12 @@ func (r *mqttRun) check(o *mqttOracle) {
 	ctx := context.Background()
 	want := len(o.events) + len(o.bySeq)
 	var stored []events.Event
-	testenv.WaitFor(t, 3*time.Minute, fmt.Sprintf("%d events in the streams", want), func() bool {
+	read := func() {
 		stored = stored[:0]
 		for p := range r.layout.Partitions {
 			msgs, err := r.rdb.XRange(ctx, r.layout.Stream(p), "-", "+").Result()
 			if err != nil {
-				return false
+				t.Fatal(err)
 			}
 			for _, m := range msgs {
 				ev, err := events.FromValues(m.Values)
@@ -164,9 +178,15 @@ func (r *mqttRun) check(o *mqttOracle) {
 				stored = append(stored, ev)
 			}
 		}
-		return len(stored) >= want
-	})
+	}
+	// A bound, not an assertion: short of it, the check below says what is missing.
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if read(); len(stored) >= want || time.Now().After(deadline) {
+			break
+		}
+	}
 	seen := map[string]int{}
+	foundSeq := map[int]bool{}
 	twice, unknown := 0, 0
 	for _, ev := range stored {
 		if seen[ev.ID]++; seen[ev.ID] == 2 {
@@ -194,8 +214,24 @@ func (r *mqttRun) check(o *mqttOracle) {
 			continue
 		}
 		o.events[ev.ID] = ev
+		foundSeq[seq] = true
 	}
 	missing := want - len(o.events)
+	if missing > 0 {
+		var lost []string
+		for seq := range o.bySeq {
+			if !foundSeq[seq] {
+				lost = append(lost, "seq "+strconv.Itoa(seq))
+			}
+		}
+		for id := range o.events {
+			if seen[id] == 0 {
+				lost = append(lost, id)
+			}
+		}
+		slices.Sort(lost)
+		t.Logf("published, not stored (%d): %v", len(lost), lost[:min(len(lost), 40)])
+	}
 	t.Logf("%d messages published, %d events stored: %d ids twice, %d unknown, %d messages without their event", want, len(stored), twice, unknown, missing)
 	if twice > 0 || unknown > 0 || missing != 0 || len(stored) != want {
 		t.Fatalf("not exactly once: %d stored for %d published (%d twice, %d unknown, %d missing)", len(stored), want, twice, unknown, missing)
@@ -318,5 +354,23 @@ func TestMQTTShared(t *testing.T) {
 	}
 	if total := handled[0] + handled[1]; total != n {
 		t.Errorf("%d messages handled for %d published: want every message handled once", total, n)
+	}
+}
+
+// TestMQTTBrokerRestart: the broker restarts (SIGTERM: it saves its sessions and queues) while
+// messages flow; publishers send again what the broker had not acknowledged, the intake
+// reconnects to its kept session and gets what it had not acknowledged: exactly once. With a
+// plain subscription: Mosquitto 2.0 does not restore shared subscriptions from its
+// persistence, so it drops what is published between its restart and the intake's new
+// subscription (seen here: 1 to 49 of 6,000; docs/mqtt.md, Limits).
+func TestMQTTBrokerRestart(t *testing.T) {
+	t.Parallel()
+	r := startMQTTRun(t, 1, "PULSE_MQTT_SHARE=off")
+	o := r.publish(6_000, 4, map[int]func(){
+		3_000: func() { t.Log("fault: broker restart"); r.broker.Restart() },
+	})
+	r.check(o)
+	if n := counterOf(t, r.mqtt[0], "pulse_mqtt_connects_total{result=\"ok\"}"); n < 2 {
+		t.Errorf("the intake connected %d times: the restart did not reach it", n)
 	}
 }

@@ -111,6 +111,9 @@ mqtt_up() {
     sed -e "s|^listener 1883|listener $MQTT_PORT 127.0.0.1|" -e "s|^persistence_location .*|persistence_location $dir/|" \
       deploy/mosquitto.conf >"$dir/mosquitto.conf"
     printf 'pid_file %s\nlog_dest file %s\n' "$dir/mosquitto.pid" "$dir/mosquitto.log" >>"$dir/mosquitto.conf"
+    # Started as root, mosquitto runs as the user "mosquitto": its folder must be that user's,
+    # or it keeps no persistence.
+    if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then chown -R mosquitto "$dir"; fi
     "$bin" -d -c "$dir/mosquitto.conf"
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null && break; sleep 0.05; done
   fi

@@ -66,7 +66,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer, ex
 
 	p.str(&c.MQTT.URL, "mqtt-url", c.MQTT.URL, "MQTT 5 broker to take events from: mqtt://[user:password@]host[:1883] or mqtts:// (unset: no mqtt role in all)")
 	p.str(&c.MQTT.Filter, "mqtt-filter", c.MQTT.Filter, "topic filter, subscribed as $share/<mqtt-share>/<filter>")
-	p.str(&c.MQTT.Share, "mqtt-share", c.MQTT.Share, "shared-subscription group: the processes of one group split the messages")
+	p.str(&c.MQTT.Share, "mqtt-share", c.MQTT.Share, "shared-subscription group: the processes of one group split the messages (off: a plain subscription, docs/mqtt.md)")
 	p.str(&c.MQTT.ClientID, "mqtt-client-id", c.MQTT.ClientID, "the broker session's client id, stable across restarts (default: <prefix>-<n>, n the lowest slot free in the data folder)")
 	p.str(&c.MQTT.ClientPrefix, "mqtt-client-prefix", c.MQTT.ClientPrefix, "client id prefix")
 	p.dur(&c.MQTT.SessionExpiry, "mqtt-session-expiry", c.MQTT.SessionExpiry, "how long the broker keeps a disconnected process's session and its unacknowledged messages")

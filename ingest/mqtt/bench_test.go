@@ -3,6 +3,7 @@ package mqtt_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,9 @@ func BenchmarkIntake(b *testing.B) {
 	for _, per := range []int{1, 100} {
 		b.Run(fmt.Sprintf("events=%d/message", per), func(b *testing.B) {
 			rd := testenv.StartRedisWith(b, testenv.RedisOptions{TCP: true, AppendFsync: "everysec"})
-			f := newFixtureOn(b, rd, mqtt.Config{})
+			// Quiet: go test prints a benchmark's result on the line its name began, after
+			// whatever the run logged.
+			f := newFixtureOn(b, rd, mqtt.Config{Logger: slog.New(slog.DiscardHandler)})
 			const events, clients = 200_000, 8
 			pubs := make([]*paho.Client, clients)
 			for i := range pubs {

@@ -42,7 +42,10 @@ const DefaultFilter = "pulse/events/#"
 type Config struct {
 	URL    string // mqtt://[user:password@]host[:1883], or mqtts:// for TLS
 	Filter string // topic filter, subscribed as $share/<Share>/<Filter>
-	Share  string // shared-subscription group: the processes of one group split the messages
+	// Share is the shared-subscription group: the processes of one group split the messages.
+	// "off": a plain subscription (each process gets every message, deduplicated), which
+	// Mosquitto 2.0 restores after a restart where it does not restore a shared one.
+	Share string
 	// ClientID names the broker session, which keeps the messages this process has not
 	// acknowledged: it must be the same after a restart and differ between processes running
 	// at once. Empty: ClientPrefix-<folder>-<n>, folder 6 hex digits of SlotDir's absolute path
@@ -186,7 +189,7 @@ func (x *Intake) Run(ctx context.Context) error {
 }
 
 func (x *Intake) subscription() string {
-	if x.cfg.Share == "" {
+	if x.cfg.Share == "off" {
 		return x.cfg.Filter
 	}
 	return "$share/" + x.cfg.Share + "/" + x.cfg.Filter
@@ -350,7 +353,6 @@ func (x *Intake) handle(ctx context.Context, c *paho.Client, p *paho.Publish) {
 		if terr != nil {
 			return x.in.Refuse(m, terr)
 		}
-		m.Received = time.Time{}
 		return x.in.Take(ctx, m)
 	}
 	var r ingest.Receipt

@@ -72,6 +72,11 @@ max_queued_messages 0
 max_inflight_messages 0
 log_dest file %s
 `, m.Port, m.dir, filepath.Join(m.dir, "mosquitto.log"))
+	if os.Geteuid() == 0 {
+		// Run as root, mosquitto drops to the user "mosquitto", which cannot write to the
+		// test's folder: it would keep no persistence at all, silently.
+		body += "user root\n"
+	}
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		return err
 	}
@@ -138,9 +143,20 @@ func (m *Mosquitto) stop(sig syscall.Signal) {
 // cleanup. onMessage, if set, receives what its subscriptions bring.
 func (m *Mosquitto) MQTTClient(t testing.TB, id string, onMessage func(*paho.Publish)) *paho.Client {
 	t.Helper()
+	c, err := m.Connect(id, onMessage)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
+	return c
+}
+
+// Connect is MQTTClient for callers that handle a failure (a broker restarting) themselves;
+// they disconnect the client.
+func (m *Mosquitto) Connect(id string, onMessage func(*paho.Publish)) (*paho.Client, error) {
 	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(m.Port))
 	if err != nil {
-		t.Fatalf("testenv: mqtt dial: %v", err)
+		return nil, fmt.Errorf("mqtt dial: %w", err)
 	}
 	cfg := paho.ClientConfig{ClientID: id, Conn: conn}
 	if onMessage != nil {
@@ -153,8 +169,8 @@ func (m *Mosquitto) MQTTClient(t testing.TB, id string, onMessage func(*paho.Pub
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := c.Connect(ctx, &paho.Connect{ClientID: id, CleanStart: true, KeepAlive: 30}); err != nil {
-		t.Fatalf("testenv: mqtt connect: %v", err)
+		_ = conn.Close()
+		return nil, fmt.Errorf("mqtt connect: %w", err)
 	}
-	t.Cleanup(func() { _ = c.Disconnect(&paho.Disconnect{}) })
-	return c
+	return c, nil
 }
