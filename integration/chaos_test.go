@@ -166,26 +166,19 @@ func (p *pulseProc) start(t *testing.T) error {
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (p *pulseProc) kill() {
-	p.mu.Lock()
-	cmd, done := p.cmd, p.done
-	p.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
-}
+func (p *pulseProc) kill() { p.signal(syscall.SIGKILL) }
 
 // stop sends SIGTERM (a graceful stop) and waits for the process to be gone.
-func (p *pulseProc) stop() {
+func (p *pulseProc) stop() { p.signal(syscall.SIGTERM) }
+
+func (p *pulseProc) signal(sig syscall.Signal) {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.mu.Unlock()
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(sig)
 	<-done
 }
 
