@@ -19,6 +19,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "no archiver without an archive", tune: func(c *Config) { c.ArchiveURL = "off" }, wantRoles: []string{"counter", "indexer", "ingest", "live"}},
 		{name: "subset sorted, repeats removed", tune: func(c *Config) { c.Roles = []string{"live", "ingest", "live"} }, wantRoles: []string{"ingest", "live"}},
 		{name: "unknown role", tune: func(c *Config) { c.Roles = []string{"ingest", "web"} }, wantErr: `unknown role "web"`},
+		{name: "all with a broker takes mqtt", tune: func(c *Config) { c.MQTT.URL = "mqtt://127.0.0.1" }, wantRoles: []string{"archiver", "counter", "indexer", "ingest", "live", "mqtt"}},
+		{name: "mqtt without a broker", tune: func(c *Config) { c.Roles = []string{"mqtt"} }, wantErr: "the mqtt role needs an MQTT URL"},
 		{name: "no role", tune: func(c *Config) { c.Roles = nil }, wantErr: "no role"},
 		{name: "partitions", tune: func(c *Config) { c.Partitions = 0 }, wantErr: "partitions"},
 		{name: "windows", tune: func(c *Config) { c.Windows = "5m,1m" }, wantErr: "shortest first"},
