@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -95,14 +96,10 @@ func (h *Handler) decodeMessage(m *Message, dst []item) ([]item, *events.Error) 
 	}
 	f, max := formatObject, 1
 	if m.Type == "" || m.Subject == "" {
-		ct := m.ContentType
-		if ct == "" {
-			ct = "application/json"
-		}
-		ferr := error(nil)
-		if f, ferr = formatOf(ct); ferr != nil {
+		var err error
+		if f, err = formatOf(cmp.Or(m.ContentType, "application/json")); err != nil {
 			var e *events.Error
-			errors.As(ferr, &e)
+			errors.As(err, &e)
 			return dst, e
 		}
 		max = h.cfg.MaxBatch

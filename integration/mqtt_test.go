@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,14 +87,7 @@ func (r *mqttRun) publish(n, workers int, faults map[int]func()) *mqttOracle {
 	faultDone := make(chan struct{})
 	go func() {
 		defer close(faultDone)
-		marks := slices.Sorted(func(yield func(int) bool) {
-			for k := range faults {
-				if !yield(k) {
-					return
-				}
-			}
-		})
-		for _, mark := range marks {
+		for _, mark := range slices.Sorted(maps.Keys(faults)) {
 			for sent.Load() < int64(mark) {
 				time.Sleep(5 * time.Millisecond)
 			}

@@ -26,7 +26,6 @@ type fixture struct {
 	broker *testenv.Mosquitto
 	layout events.Layout
 	pub    *paho.Client
-	intake *mqtt.Intake
 
 	mu       sync.Mutex
 	receipts map[string]receipt // by correlation data
@@ -62,7 +61,7 @@ func newFixtureOn(t testing.TB, rd *testenv.Redis, cfg mqtt.Config) *fixture {
 	wg.Go(func() { _ = in.Run(ctx) })
 	wg.Go(func() { _ = x.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	f := &fixture{t: t, rdb: rdb, broker: broker, layout: layout, intake: x, receipts: map[string]receipt{}}
+	f := &fixture{t: t, rdb: rdb, broker: broker, layout: layout, receipts: map[string]receipt{}}
 	f.pub = broker.MQTTClient(t, "publisher", f.onReceipt)
 	if _, err := f.pub.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: "receipts/#", QoS: 1}}}); err != nil {
 		t.Fatal(err)
