@@ -1,4 +1,8 @@
-import { useEffect, useState } from 'react';
+import { useMemo } from 'react';
+import type uPlot from 'uplot';
+import { Chart, type ChartProps } from './charts/Chart';
+import { pathStyle } from './charts/style';
+import { compact, timeChart } from './charts/timeChart';
 
 export interface Series {
   name: string;
@@ -8,95 +12,45 @@ export interface Series {
   area?: boolean;
 }
 
-/** LineChart draws series over shared timestamps; gaps (null) break the line. */
+/** LineChart draws series over shared timestamps (unix ms); gaps (null) break the line. */
 export function LineChart({ times, series, label, unit }: { times: number[]; series: Series[]; label: string; unit: string }) {
-  // Drawn at the container's pixel width, so text and strokes keep their size at any width.
-  const [box, setBox] = useState<HTMLDivElement | null>(null);
-  const W = useWidth(box) || 640;
-  const H = 200;
-  const pad = { l: 44, r: 8, t: 10, b: 22 };
+  // Options depend on which lines there are, not on their values: the chart is rebuilt only
+  // when a line comes or goes, and new samples go through setData.
+  const shape = JSON.stringify(series.map(({ name, className, area }) => ({ name, className, area })));
+  const options = useMemo(() => lineOptions(JSON.parse(shape) as Omit<Series, 'values'>[], unit), [shape, unit]);
+  const data = useMemo(() => alignedData(times, series), [times, series]);
   if (times.length < 2) {
     return (
-      <div ref={setBox}>
       <div className="chart-empty muted small" role="img" aria-label={`${label}: not enough samples yet`}>
         Collecting samples… rates appear after the first few seconds.
       </div>
-      </div>
     );
   }
-  const t0 = times[0]!;
-  const t1 = times[times.length - 1]!;
-  const all = series.flatMap((s) => s.values.filter((v): v is number => v !== null));
-  const max = niceMax(Math.max(1, ...all));
-  const x = (t: number) => pad.l + ((t - t0) / Math.max(1, t1 - t0)) * (W - pad.l - pad.r);
-  const y = (v: number) => pad.t + (1 - v / max) * (H - pad.t - pad.b);
-  const path = (vals: Array<number | null>) => {
-    let d = '';
-    let pen = false;
-    vals.forEach((v, i) => {
-      if (v === null) {
-        pen = false;
-        return;
-      }
-      d += `${pen ? 'L' : 'M'}${x(times[i]!).toFixed(1)},${y(v).toFixed(1)}`;
-      pen = true;
+  return <Chart className="chart" label={label} height={200} options={options} data={data} />;
+}
+
+/**
+ * alignedData lays series out as uPlot reads them: x first, then one array per series of the same
+ * length. A missing value becomes null, a gap, because uPlot draws straight across undefined.
+ */
+export function alignedData(times: number[], series: Array<{ values: Array<number | null> }>): uPlot.AlignedData {
+  return [times, ...series.map((s) => times.map((_, i) => s.values[i] ?? null))];
+}
+
+function lineOptions(lines: Omit<Series, 'values'>[], unit: string): ChartProps['options'] {
+  return (box, lib) => {
+    const base = timeChart(box, lib, { time: (ms) => new Date(ms).toLocaleTimeString(), unit });
+    const drawn = lines.map((s): uPlot.Series => {
+      const line = pathStyle(box, `series ${s.className}`);
+      return {
+        label: s.name,
+        stroke: line.stroke,
+        width: line.width,
+        dash: line.dash,
+        fill: s.area ? pathStyle(box, `series-area ${s.className}`).fill : undefined,
+        value: (_u, v) => (v === null ? '—' : compact(v)),
+      };
     });
-    return d;
+    return { ...base, series: [...base.series, ...drawn] };
   };
-  const spanMin = Math.round((t1 - t0) / 60_000);
-  return (
-    <div ref={setBox}>
-    <svg className="chart" width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="img" aria-label={label}>
-      {[0, 0.5, 1].map((f) => (
-        <g key={f}>
-          <line className="grid-line" x1={pad.l} x2={W - pad.r} y1={y(max * f)} y2={y(max * f)} />
-          <text className="axis" x={pad.l - 6} y={y(max * f) + 4} textAnchor="end">
-            {fmt(max * f)}
-          </text>
-        </g>
-      ))}
-      <text className="axis" x={pad.l} y={H - 4}>
-        {spanMin >= 1 ? `${spanMin} min ago` : `${Math.round((t1 - t0) / 1000)} s ago`}
-      </text>
-      <text className="axis" x={W - pad.r} y={H - 4} textAnchor="end">
-        now ({unit})
-      </text>
-      {series.map((s) => {
-        const d = path(s.values);
-        const first = s.values.findIndex((v) => v !== null);
-        const last = s.values.length - 1 - [...s.values].reverse().findIndex((v) => v !== null);
-        const fill = s.area && first >= 0 && s.values.every((v, i) => i < first || i > last || v !== null);
-        return (
-          <g key={s.name}>
-            {fill && <path className={`series-area ${s.className}`} d={`${d}L${x(times[last]!)},${y(0)}L${x(times[first]!)},${y(0)}Z`} />}
-            <path className={`series ${s.className}`} d={d} />
-          </g>
-        );
-      })}
-    </svg>
-    </div>
-  );
-}
-
-function useWidth(el: HTMLElement | null): number {
-  const [w, setW] = useState(0);
-  useEffect(() => {
-    if (!el) return;
-    setW(el.clientWidth);
-    const ro = new ResizeObserver(() => setW(el.clientWidth));
-    ro.observe(el);
-    return () => ro.disconnect();
-  }, [el]);
-  return w;
-}
-
-function niceMax(v: number): number {
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 5, 10]) if (v <= m * p) return m * p;
-  return 10 * p;
-}
-
-function fmt(v: number): string {
-  if (v >= 1000) return `${(v / 1000).toFixed(v >= 10_000 ? 0 : 1)}k`;
-  return v < 10 ? String(Math.round(v * 10) / 10) : String(Math.round(v));
 }
