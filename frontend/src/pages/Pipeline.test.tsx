@@ -115,7 +115,7 @@ function view(archive: PipelineView['archive'], mqtt: MQTTIntake[] = []): Pipeli
 }
 
 test('the pipeline page shows the archiver group, its rate and the archive', async () => {
-  const fetch = vi.fn(async (_url: string) => new Response(JSON.stringify(view({ files: 3, bytes: 2048, newest_hour: newest, at: at - 30_000 })), { status: 200 }));
+  const fetch = vi.fn<(url: string) => Promise<Response>>(async () => new Response(JSON.stringify(view({ files: 3, bytes: 2048, newest_hour: newest, at: at - 30_000 })), { status: 200 }));
   vi.stubGlobal('fetch', fetch);
   const { container, unmount } = await render(<Pipeline />);
   await vi.waitFor(() => expect(container.querySelector('tr[data-partition]')).not.toBeNull());

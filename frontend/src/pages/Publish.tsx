@@ -1,4 +1,5 @@
 import { useId, useMemo, useState, type KeyboardEvent } from 'react';
+import { useNow } from '../api/hooks';
 import { api, ApiError } from '../api/http';
 import type { IngestResponse, ItemResult } from '../api/types';
 import { ErrorNotice } from '../components/Notice';
@@ -53,7 +54,9 @@ export function Publish() {
   const errorsId = useId();
 
   const parsed = useMemo(() => parseJSON(text), [text]);
-  const problems = useMemo(() => (parsed.error ? [] : validateEvent(parsed.value, Date.now())), [parsed]);
+  // A time too far ahead becomes valid as the clock catches up: check again every 10 s.
+  const now = useNow(10_000);
+  const problems = useMemo(() => (parsed.error ? [] : validateEvent(parsed.value, now)), [parsed, now]);
   const valid = !parsed.error && problems.length === 0;
   const event = valid ? (parsed.value as Record<string, unknown>) : null;
   const [typed, setTyped] = useState('');
