@@ -1,3 +1,4 @@
+import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo } from 'react';
 import { LiveContext } from './api/hooks';
 import { getKey, onKeyChange } from './api/keys';
@@ -5,10 +6,10 @@ import { LiveClient, liveURL } from './api/live';
 import { ConnectionBadge } from './components/ConnectionBadge';
 import { HealthBanner } from './components/HealthBanner';
 import { KeyButton, KeyDialog } from './components/KeyDialog';
-import { Board } from './pages/Board';
+import { Board } from './pages/board';
 import { Pipeline } from './pages/Pipeline';
 import { Publish } from './pages/Publish';
-import { Search } from './pages/Search';
+import { Search } from './pages/search';
 import { Link, usePath } from './router';
 
 const PAGES = [
@@ -21,9 +22,14 @@ const PAGES = [
 export function App() {
   const path = usePath();
   const live = useMemo(() => new LiveClient({ url: () => liveURL(location, getKey()) }), []);
+  const queries = useQueryClient();
   useEffect(() => {
     live.start();
-    const offKey = onKeyChange(() => live.reconnectNow());
+    // A new key may see what the old one could not (or no longer may): ask everything again.
+    const offKey = onKeyChange(() => {
+      live.reconnectNow();
+      void queries.invalidateQueries();
+    });
     // Back online, or back to a tab the browser had frozen: do not wait for the backoff.
     const wake = () => live.getStatus().state === 'reconnecting' && live.reconnectNow();
     const onVisible = () => document.visibilityState === 'visible' && wake();
@@ -35,7 +41,7 @@ export function App() {
       document.removeEventListener('visibilitychange', onVisible);
       live.stop();
     };
-  }, [live]);
+  }, [live, queries]);
 
   const page = PAGES.find((p) => p.path === path);
   useEffect(() => {

@@ -1,38 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { backoffDelay, LiveClient, liveURL, parseCounts, type SocketLike } from './live';
+import { FakeSocket } from '../test/fakeSocket';
+import { backoffDelay, LiveClient, liveURL, parseCounts } from './live';
 import type { SubjectCounts, TopEntry } from './types';
-
-class FakeSocket implements SocketLike {
-  readyState = 0;
-  sent: Array<Record<string, unknown>> = [];
-  closed = false;
-  onopen: ((ev: unknown) => void) | null = null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  constructor(readonly url: string) {}
-  send(data: string) {
-    this.sent.push(JSON.parse(data));
-  }
-  close() {
-    this.closed = true;
-    this.readyState = 3;
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  drop() {
-    this.readyState = 3;
-    this.onclose?.({ code: 1006, reason: '' });
-  }
-  frame(f: object) {
-    this.onmessage?.({ data: JSON.stringify(f) });
-  }
-  subscribes() {
-    return this.sent.filter((f) => f.op === 'subscribe');
-  }
-}
 
 function harness(random = 0.5) {
   const sockets: FakeSocket[] = [];
@@ -220,9 +189,42 @@ test('backoffDelay grows to its cap and jitters between half and all of it', () 
   expect(backoffDelay(3, 500, 4000, () => 0)).toBe(2000);
 });
 
-test('parseCounts keeps numeric windows and drops junk', () => {
-  expect(parseCounts([{ subject: 'a', type: 't', '1m': 1, x: 'y' }, null, { nope: 1 }])).toEqual([{ subject: 'a', counts: { '1m': 1 } }]);
-  expect(parseCounts('x')).toEqual([]);
+test.each([
+  ['numeric windows, junk dropped', [{ subject: 'a', type: 't', '1m': 1, x: 'y' }, null, { nope: 1 }], [{ subject: 'a', counts: { '1m': 1 } }]],
+  ['not a list', 'x', []],
+  ['watching apart from the windows', [{ subject: 'v', '1m': 3, '5m': 9, watching: 2 }], [{ subject: 'v', counts: { '1m': 3, '5m': 9 }, watching: 2 }]],
+  ['watching alone (only it changed)', [{ subject: 'v', watching: 0 }], [{ subject: 'v', counts: {}, watching: 0 }]],
+  ['watching that is no number', [{ subject: 'v', '1m': 1, watching: 'many' }], [{ subject: 'v', counts: { '1m': 1 } }]],
+])('parseCounts: %s', (_, raw, want) => {
+  expect(parseCounts(raw)).toEqual(want);
+});
+
+test('a watching subscription says so, and its frames carry how many watch', () => {
+  const h = harness();
+  const got: SubjectCounts[][] = [];
+  h.client.subscribe({ type: 'video_liked', subjects: ['video-1'], watch: true }, { snapshot: (c) => got.push(c), update: (c) => got.push(c) });
+  h.client.start();
+  h.last().open();
+  const sub = h.last().subscribes()[0]!;
+  expect(sub).toEqual({ op: 'subscribe', id: sub.id, type: 'video_liked', subjects: ['video-1'], watch: true });
+  h.last().frame({ op: 'snapshot', id: sub.id, seq: 1, at: 5, counts: [{ subject: 'video-1', '1m': 3, '5m': 9, '10m': 12, watching: 2 }] });
+  h.last().frame({ op: 'update', id: sub.id, seq: 2, at: 6, counts: [{ subject: 'video-1', '1m': 3, '5m': 9, '10m': 12, watching: 1 }] });
+  expect(got).toEqual([
+    [{ subject: 'video-1', counts: { '1m': 3, '5m': 9, '10m': 12 }, watching: 2 }],
+    [{ subject: 'video-1', counts: { '1m': 3, '5m': 9, '10m': 12 }, watching: 1 }],
+  ]);
+});
+
+test("serverNow follows the frames' clock", () => {
+  const h = harness();
+  expect(h.client.serverNow()).toBe(1_000_000); // no frame yet: ours
+  h.client.subscribe({ type: 't', subjects: ['a'] }, {});
+  h.client.start();
+  h.last().open();
+  h.last().frame({ op: 'snapshot', id: h.last().subscribes()[0]!.id, seq: 1, at: 1_003_000, counts: [] });
+  expect(h.client.serverNow()).toBe(1_003_000);
+  h.advance(500);
+  expect(h.client.serverNow()).toBe(1_003_500);
 });
 
 test('liveURL picks the scheme and passes the key', () => {

@@ -17,7 +17,8 @@ export interface LiveStatus {
 }
 
 export type LiveRequest =
-  | { type: string; subjects: string[] }
+  /** watch: count this connection as watching the subjects, and have counts carry "watching". */
+  | { type: string; subjects: string[]; watch?: boolean }
   | { type: string; top: { window: string; limit: number } };
 
 export interface LiveHandlers {
@@ -72,17 +73,20 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
   return Math.round(ceiling * (0.5 + random() / 2));
 }
 
-/** parseCounts turns wire counts ({"subject", "1m": 3, …}) into SubjectCounts. */
+/**
+ * parseCounts turns wire counts ({"subject", "1m": 3, …, "watching": 2}) into SubjectCounts:
+ * every other numeric field is a window.
+ */
 export function parseCounts(raw: unknown): SubjectCounts[] {
   if (!Array.isArray(raw)) return [];
   const out: SubjectCounts[] = [];
   for (const item of raw) {
     if (!item || typeof item !== 'object') continue;
-    const { subject, type: _type, ...rest } = item as Record<string, unknown>;
+    const { subject, watching, ...rest } = item as Record<string, unknown>;
     if (typeof subject !== 'string') continue;
     const counts: WindowCounts = {};
     for (const [k, v] of Object.entries(rest)) if (typeof v === 'number') counts[k] = v;
-    out.push({ subject, counts });
+    out.push(typeof watching === 'number' ? { subject, counts, watching } : { subject, counts });
   }
   return out;
 }
@@ -97,6 +101,7 @@ export class LiveClient {
   private openedAt = 0;
   private running = false;
   private status: LiveStatus = { state: 'idle', attempt: 0, gaps: 0 };
+  private skew = 0;
   private statusListeners = new Set<(s: LiveStatus) => void>();
 
   constructor(opts: LiveOptions) {
@@ -111,6 +116,15 @@ export class LiveClient {
       socket: (url) => new WebSocket(url) as unknown as SocketLike,
       ...opts,
     };
+  }
+
+  /**
+   * serverNow is the server's clock (Redis TIME), from the frames' "at": windows are counted on
+   * it, so expected counts and generated event times use it too. A browser clock a few seconds
+   * off would otherwise show drift at every window edge.
+   */
+  serverNow(): number {
+    return this.opts.now() + this.skew;
   }
 
   getStatus(): LiveStatus {
@@ -256,6 +270,7 @@ export class LiveClient {
     }
     const sub = typeof f.id === 'string' ? this.byWire.get(f.id) : undefined;
     if (!sub) return;
+    if (typeof f.at === 'number') this.skew = f.at - this.opts.now();
     const at = typeof f.at === 'number' ? f.at : this.opts.now();
     if (f.op === 'error') {
       sub.handlers.error?.(String(f.code ?? 'error'), String(f.message ?? ''));

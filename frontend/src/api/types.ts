@@ -7,6 +7,8 @@ export type WindowCounts = Record<string, number>;
 export interface SubjectCounts {
   subject: string;
   counts: WindowCounts;
+  /** Dashboards watching the subject now, on every live process (subscriptions with watch only). */
+  watching?: number;
 }
 
 export interface TopEntry {
@@ -70,6 +72,9 @@ export interface IngestResponse {
   results: ItemResult[];
 }
 
+/** The fields a search hit's words can match. */
+export type HighlightField = 'id' | 'type' | 'subject' | 'text';
+
 /** A stored event, as search returns it. */
 export interface StoredEvent {
   id: string;
@@ -78,6 +83,8 @@ export interface StoredEvent {
   time: number | string;
   received?: number | string;
   data?: unknown;
+  /** Lowercase words of the query each field matched; text is the data values (failures: stage and reason). */
+  highlights?: Partial<Record<HighlightField, string[]>>;
 }
 
 /** GET /v1/search */
@@ -85,6 +92,13 @@ export interface SearchResponse<H = StoredEvent> {
   hits: H[];
   total: number;
   facets?: Record<string, Record<string, number>>;
+  took_ms?: number;
+}
+
+/** GET /v1/search/facets: the values of one facet that start with q, most frequent first. */
+export interface FacetValuesResponse {
+  facet: string;
+  values: Array<{ value: string; count: number }>;
   took_ms?: number;
 }
 

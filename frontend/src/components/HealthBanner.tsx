@@ -1,4 +1,5 @@
-import { usePoll } from '../api/hooks';
+import { useQuery } from '@tanstack/react-query';
+import { keys } from '../api/query';
 
 interface Ready {
   ok: boolean;
@@ -19,7 +20,8 @@ async function readiness(signal: AbortSignal): Promise<Ready> {
  * Redis is down. A WebSocket can stay open meanwhile, so the live badge alone would not say.
  */
 export function HealthBanner() {
-  const h = usePoll(readiness, 5000, []);
+  // No retries: the next poll is the retry, and the banner should say at once that the API is gone.
+  const h = useQuery({ queryKey: keys.ready, queryFn: ({ signal }) => readiness(signal), refetchInterval: 5000, retry: false });
   let text: string | null = null;
   if (h.error !== null) text = 'The Pulse API cannot be reached. This page keeps trying; counts shown may be stale.';
   else if (h.data && !h.data.ok) {

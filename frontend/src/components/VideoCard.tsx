@@ -14,6 +14,8 @@ export interface VideoCardProps {
   video: Video;
   windows: string[];
   counts: WindowCounts | undefined;
+  /** Dashboards watching the video now, this one included; undefined until the server said. */
+  watching?: number;
   /** Expected counts per window, when this tab has sent events for the video. */
   expected: Record<string, Range> | null;
   /** Per window, observed − expected beyond tolerance, held for a moment (0: in sync). */
@@ -59,6 +61,9 @@ export const VideoCard = memo(function VideoCard(p: VideoCardProps) {
             {video.title}
           </h3>
           <code>{video.id}</code>
+          <span className="watching muted small" data-testid="watching" title="Dashboards watching this video now, this one included">
+            {p.watching === undefined ? '—' : `${num(p.watching)} watching`}
+          </span>
         </div>
         <button type="button" className="btn btn-like" onClick={like} disabled={liking} aria-label={`Like ${video.title}`}>
           <svg aria-hidden="true" viewBox="0 0 24 24" width="16" height="16">

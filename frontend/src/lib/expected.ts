@@ -105,3 +105,20 @@ export function drift(observed: number, r: Range, tolerance: number): number {
   if (observed > r.hi + tolerance) return observed - r.hi;
   return 0;
 }
+
+/** DriftHold shows a drift only once it has lasted holdMs: counts in flight settle within a tick. */
+export class DriftHold {
+  private since = new Map<string, number>();
+  constructor(readonly holdMs: number) {}
+
+  /** held is off once key has drifted since holdMs before nowMs, else 0; a 0 ends the drift. */
+  held(key: string, off: number, nowMs: number): number {
+    if (off === 0) {
+      this.since.delete(key);
+      return 0;
+    }
+    const since = this.since.get(key) ?? nowMs;
+    this.since.set(key, since);
+    return nowMs - since >= this.holdMs ? off : 0;
+  }
+}

@@ -1,6 +1,7 @@
 import { Fragment } from 'react';
-import { usePoll } from '../api/hooks';
+import { useQuery } from '@tanstack/react-query';
 import { api } from '../api/http';
+import { keys } from '../api/query';
 import type { ArchiveStats, GroupView, MQTTIntake, PipelineView } from '../api/types';
 import { LineChart } from '../components/LineChart';
 import { ErrorNotice } from '../components/Notice';
@@ -38,7 +39,7 @@ const STALE_LISTING_MS = 5 * 60_000;
 const STALE_INTAKE_MS = 30_000;
 
 export function Pipeline() {
-  const poll = usePoll((signal) => api<PipelineView>('/v1/pipeline', { signal }), 2000, []);
+  const poll = useQuery({ queryKey: keys.pipeline, queryFn: ({ signal }) => api<PipelineView>('/v1/pipeline', { signal }), refetchInterval: 2000 });
   const v = poll.data;
   const series = v?.rates.series ?? [];
   const last = series.at(-1);
@@ -61,7 +62,7 @@ export function Pipeline() {
         {v && <span className="muted small">updated {new Date(v.at).toLocaleTimeString()}</span>}
       </div>
 
-      {poll.error !== null && <ErrorNotice error={poll.error} onRetry={poll.refresh} what="the pipeline" />}
+      {poll.error !== null && <ErrorNotice error={poll.error} onRetry={() => void poll.refetch()} what="the pipeline" />}
       {!v && poll.error === null && <p className="muted">Loading…</p>}
 
       {v && (

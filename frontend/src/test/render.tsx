@@ -1,18 +1,41 @@
 // A few lines of rendering for component tests (happy-dom + react-dom), instead of a testing
 // library dependency.
+import { notifyManager, QueryClientProvider } from '@tanstack/react-query';
 import { act, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { LiveContext } from '../api/hooks';
+import type { LiveClient } from '../api/live';
+import { createQueryClient } from '../api/query';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+// Query results reach components inside act, as React wants in tests, and within the act that
+// caused them (a microtask, not the next macrotask).
+notifyManager.setScheduler(queueMicrotask);
+notifyManager.setNotifyFunction((fn) => act(fn));
 
-export async function render(ui: ReactNode) {
+/** testQueryClient is the app's query client without retries, so a failure shows at once. */
+export function testQueryClient() {
+  const client = createQueryClient();
+  client.setDefaultOptions({ queries: { ...client.getDefaultOptions().queries, retry: false } });
+  return client;
+}
+
+/** render mounts ui with a fresh query cache, and live as the live client when given. */
+export async function render(ui: ReactNode, opts: { live?: LiveClient } = {}) {
   const container = document.createElement('div');
   document.body.appendChild(container);
   const root = createRoot(container);
-  await act(async () => root.render(ui));
+  const client = testQueryClient();
+  const wrap = (node: ReactNode) => (
+    <QueryClientProvider client={client}>
+      <LiveContext.Provider value={opts.live ?? null}>{node}</LiveContext.Provider>
+    </QueryClientProvider>
+  );
+  await act(async () => root.render(wrap(ui)));
   return {
     container,
-    rerender: (next: ReactNode) => act(async () => root.render(next)),
+    client,
+    rerender: (next: ReactNode) => act(async () => root.render(wrap(next))),
     unmount: () => act(async () => root.unmount()).then(() => container.remove()),
   };
 }

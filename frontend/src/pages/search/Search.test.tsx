@@ -1,8 +1,12 @@
 // @vitest-environment happy-dom
 import { act } from 'react';
 import { afterEach, expect, test, vi } from 'vitest';
-import { byText, click, render } from '../test/render';
-import { archiveCountText, failureHit, queryOf, readState, replayText, Search, writeState } from './Search';
+import { byText, click, render } from '../../test/render';
+import { archiveCountText } from './ArchiveCount';
+import { failureHit } from './FailureStream';
+import { Search } from './index';
+import { replayText } from './ReplayBar';
+import { queryOf, readState, writeState } from './urlState';
 
 afterEach(() => {
   document.body.innerHTML = '';
