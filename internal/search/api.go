@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -24,6 +25,8 @@ const (
 	// the time range (from/to) to go further.
 	MaxOffset  = 100_000
 	maxTextLen = 512
+	// maxFacetQueryLen is the longest facet value there is: a type (64 bytes).
+	maxFacetQueryLen = 64
 )
 
 // API serves GET /search over events and GET /search/failures over the failure stream.
@@ -38,26 +41,76 @@ type API struct {
 // the caller's key checks: failure records deserve a stricter one).
 func (a *API) Mount(events, failures gin.IRoutes) {
 	events.GET("/search", a.handler(a.Events, false))
+	events.GET("/search/facets", a.facets(a.Events))
 	failures.GET("/search/failures", a.handler(a.Failures, true))
 }
 
 // Response is the body of a search answer.
 type Response struct {
-	Hits   []Doc                       `json:"hits"`
+	Hits   []Hit                       `json:"hits"`
 	Total  int64                       `json:"total"`
 	Facets map[string]map[string]int64 `json:"facets"`
 	TookMS int64                       `json:"took_ms"`
 }
 
-func (a *API) handler(e Engine, failures bool) gin.HandlerFunc {
-	timeout := a.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
+// FacetsResponse is the body of a facet value search.
+type FacetsResponse struct {
+	Facet  string       `json:"facet"`
+	Values []FacetValue `json:"values"`
+	TookMS int64        `json:"took_ms"`
+}
+
+// timeout is one search's bound.
+func (a *API) timeout() time.Duration {
+	if a.Timeout <= 0 {
+		return 10 * time.Second
 	}
+	return a.Timeout
+}
+
+// unavailable answers an engine error.
+func (a *API) unavailable(c *gin.Context, err error) {
 	log := a.Log
 	if log == nil {
 		log = slog.Default()
 	}
+	log.WarnContext(c.Request.Context(), "search failed", "request_id", httpapi.RequestID(c), "err", err)
+	httpapi.Abort(c, events.Unavailable("search_unavailable", "the search engine is unavailable; retry later", time.Second))
+}
+
+// facets serves GET /search/facets?facet=type&q=vid&limit=20: the values of a facet that start
+// with q, for pickers with too many values to list.
+func (a *API) facets(e Engine) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		v := c.Request.URL.Query()
+		facet := v.Get("facet")
+		if facet != FacetType {
+			httpapi.Abort(c, httpapi.BadParam("facet", "facet must be %q, got %q", FacetType, truncate(facet, 32)))
+			return
+		}
+		prefix := v.Get("q")
+		if len(prefix) > maxFacetQueryLen {
+			httpapi.Abort(c, httpapi.BadParam("q", "q is %d bytes, at most %d", len(prefix), maxFacetQueryLen))
+			return
+		}
+		limit, err := intParam(v, "limit", DefaultLimit, MaxFacetValues)
+		if err != nil {
+			httpapi.Abort(c, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), a.timeout())
+		defer cancel()
+		values, err := e.FacetValues(ctx, facet, prefix, limit)
+		if err != nil {
+			a.unavailable(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, FacetsResponse{Facet: facet, Values: values, TookMS: time.Since(start).Milliseconds()})
+	}
+}
+
+func (a *API) handler(e Engine, failures bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		q, err := parseQuery(c.Request.URL.Query(), failures)
@@ -65,12 +118,11 @@ func (a *API) handler(e Engine, failures bool) gin.HandlerFunc {
 			httpapi.Abort(c, err)
 			return
 		}
-		ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
+		ctx, cancel := context.WithTimeout(c.Request.Context(), a.timeout())
 		defer cancel()
 		res, err := e.Search(ctx, q)
 		if err != nil {
-			log.WarnContext(ctx, "search failed", "request_id", httpapi.RequestID(c), "err", err)
-			httpapi.Abort(c, events.Unavailable("search_unavailable", "the search engine is unavailable; retry later", time.Second))
+			a.unavailable(c, err)
 			return
 		}
 		for i := range res.Hits {
@@ -83,9 +135,10 @@ func (a *API) handler(e Engine, failures bool) gin.HandlerFunc {
 	}
 }
 
-// parseQuery reads the search parameters: q, type (repeatable), subject, from, to (RFC 3339
-// or unix ms, both inclusive), sort (time:desc | time:asc), limit, offset, and for failures
-// stage (repeatable). Empty values count as absent. Errors are *events.Error (400).
+// parseQuery reads the search parameters: q (where an "id:<id>" word looks up one id), type
+// (repeatable), subject, from, to (RFC 3339 or unix ms, both inclusive), sort (time:desc |
+// time:asc), limit, offset, and for failures stage (repeatable). Empty values count as absent.
+// Errors are *events.Error (400).
 func parseQuery(v url.Values, failures bool) (Query, error) {
 	q := Query{Limit: DefaultLimit, Facets: []string{FacetType}}
 	if failures {
@@ -96,6 +149,9 @@ func parseQuery(v url.Values, failures bool) (Query, error) {
 		return q, httpapi.BadParam("q", "q is %d bytes, at most %d", len(q.Text), maxTextLen)
 	}
 	var err error
+	if q.Text, q.ID, err = idLookup(q.Text); err != nil {
+		return q, err
+	}
 	if q.Types, err = list(v, "type", 64); err != nil {
 		return q, err
 	}
@@ -136,6 +192,30 @@ func parseQuery(v url.Values, failures bool) (Query, error) {
 		return q, err
 	}
 	return q, nil
+}
+
+// idLookup takes an "id:<id>" word out of text: it asks for that exact id (ids are
+// case-sensitive, and may hold '.' and ':' that free text splits words at).
+func idLookup(text string) (rest, id string, err error) {
+	words := strings.Fields(text)
+	kept := words[:0]
+	for _, w := range words {
+		v, ok := strings.CutPrefix(w, "id:")
+		switch {
+		case !ok:
+			kept = append(kept, w)
+		case id != "":
+			return "", "", httpapi.BadParam("q", "q asks for more than one id: search one id at a time")
+		case !events.ValidID(v):
+			return "", "", httpapi.BadParam("q", "id:%s is no event id (1-%d characters of [A-Za-z0-9._:-])", truncate(v, 32), events.MaxIDLen)
+		default:
+			id = v
+		}
+	}
+	if id == "" {
+		return text, "", nil // as typed: whether it ends with a word decides the prefix
+	}
+	return strings.Join(kept, " "), id, nil
 }
 
 // list reads a repeatable parameter, skipping empty values.

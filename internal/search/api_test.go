@@ -59,6 +59,9 @@ func TestAPIBadParameters(t *testing.T) {
 	f := newAPI(t)
 	long := strings.Repeat("w", 600)
 	for _, tc := range []struct{ query, param string }{
+		{"q=id:a+id:b", "q"},
+		{"q=id:bad%2Fid", "q"},
+		{"q=id:", "q"},
 		{"limit=101", "limit"},
 		{"limit=-1", "limit"},
 		{"limit=ten", "limit"},
@@ -71,10 +74,18 @@ func TestAPIBadParameters(t *testing.T) {
 		{"from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "to"},
 		{"q=" + long, "q"},
 		{"type=" + strings.Repeat("t", 65), "type"},
+		{"facets:facet=subject", "facet"},
+		{"facets:q=vid", "facet"},
+		{"facets:facet=type&q=" + strings.Repeat("v", 65), "q"},
+		{"facets:facet=type&limit=101", "limit"},
 	} {
 		t.Run(tc.query[:min(len(tc.query), 40)], func(t *testing.T) {
 			var body httpapi.Body
-			res := f.get(t, "/v1/search?"+tc.query, &body)
+			path := "/v1/search?" + tc.query
+			if strings.HasPrefix(tc.query, "facet") {
+				path = "/v1/search/facets?" + strings.TrimPrefix(tc.query, "facets:")
+			}
+			res := f.get(t, path, &body)
 			if res.StatusCode != http.StatusBadRequest || body.Error.Code != "invalid_parameter" {
 				t.Fatalf("status %d body %+v, want 400 invalid_parameter", res.StatusCode, body)
 			}
@@ -122,8 +133,25 @@ func TestAPIAnswers(t *testing.T) {
 	}
 	var hits []map[string]json.RawMessage
 	_ = json.Unmarshal(raw["hits"], &hits)
-	if len(hits) != 1 || string(hits[0]["id"]) != `"a"` || len(hits[0]) != 6 {
-		t.Fatalf("hits %s: want one hit with exactly id, type, subject, time, received, data", raw["hits"])
+	if len(hits) != 1 || string(hits[0]["id"]) != `"a"` || len(hits[0]) != 7 || string(hits[0]["highlights"]) != `{"text":["skis"]}` {
+		t.Fatalf("hits %s: want one hit with exactly id, type, subject, time, received, data, highlights of skis", raw["hits"])
+	}
+
+	// An id: word is an exact lookup; the rest of q still has to match.
+	for _, tc := range []struct {
+		q    string
+		want int64
+	}{{"id:a", 1}, {"id:a+cats", 1}, {"id:a+dogs", 0}, {"dogs+id:c", 1}, {"id:A", 0}} {
+		f.get(t, "/v1/search?q="+tc.q, &got)
+		if got.Total != tc.want {
+			t.Fatalf("q=%s: total %d, want %d", tc.q, got.Total, tc.want)
+		}
+	}
+
+	var facets search.FacetsResponse
+	f.get(t, "/v1/search/facets?facet=type&q=video_v", &facets)
+	if facets.Facet != "type" || len(facets.Values) != 1 || facets.Values[0] != (search.FacetValue{Value: "video_viewed", Count: 1}) {
+		t.Fatalf("facet values: %+v", facets)
 	}
 
 	f.get(t, "/v1/search/failures?stage=counter&q=script", &got)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/pulsehq/pulse/internal/search"
 	"github.com/pulsehq/pulse/internal/testenv"
@@ -54,6 +55,7 @@ func runConformance(t *testing.T, open opener) {
 	t.Run("queries", func(t *testing.T) { t.Parallel(); testQueries(t, open(t, "events")) })
 	t.Run("retention", func(t *testing.T) { t.Parallel(); testRetention(t, open(t, "retention")) })
 	t.Run("failures", func(t *testing.T) { t.Parallel(); testFailureDocs(t, open(t, "failures")) })
+	t.Run("typed", func(t *testing.T) { t.Parallel(); testTyped(t, open(t, "typed")) })
 }
 
 // corpusSize is the number of events the query suite indexes.
@@ -124,7 +126,6 @@ func indexAll(t *testing.T, e search.Engine, docs []search.Doc) {
 
 // scan is the reference: what a direct pass over the inputs gives for q.
 func scan(docs []search.Doc, q search.Query) (hits []search.Doc, facets map[string]map[string]int64) {
-	want := tokens(q.Text)
 	facets = map[string]map[string]int64{}
 	for _, f := range q.Facets {
 		facets[f] = map[string]int64{}
@@ -134,12 +135,12 @@ func scan(docs []search.Doc, q search.Query) (hits []search.Doc, facets map[stri
 		case len(q.Types) > 0 && !slices.Contains(q.Types, d.Type),
 			len(q.Stages) > 0 && !slices.Contains(q.Stages, d.Stage),
 			q.Subject != "" && !strings.EqualFold(q.Subject, d.Subject),
+			q.ID != "" && q.ID != d.ID,
 			q.From != 0 && d.Time < q.From,
 			q.To != 0 && d.Time > q.To:
 			continue
 		}
-		have := tokens(d.Text())
-		if !allIn(want, have) {
+		if _, ok := highlights(d, q.Text); !ok {
 			continue
 		}
 		hits = append(hits, d)
@@ -163,28 +164,101 @@ func scan(docs []search.Doc, q search.Query) (hits []search.Doc, facets map[stri
 	return hits, facets
 }
 
-// tokens splits like the engines do for this corpus: lower-cased runs of letters, digits,
-// '_' and inner '.' (Unicode word boundaries keep "video_liked" and "page.viewed" whole).
+// tokens splits as Unicode word boundaries (UAX #29) do for this corpus: runs of letters,
+// digits and '_', where '.' joins two letters or two digits and ':' two letters; lower-cased.
 func tokens(s string) []string {
-	f := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '.'
-	})
-	out := f[:0]
-	for _, w := range f {
-		if w = strings.Trim(w, "."); w != "" {
-			out = append(out, w)
+	rs := []rune(strings.ToLower(s))
+	word := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+	var out []string
+	var cur []rune
+	for i, r := range rs {
+		joins := i > 0 && i < len(rs)-1 && ((r == '.' || r == ':') && unicode.IsLetter(rs[i-1]) && unicode.IsLetter(rs[i+1]) ||
+			r == '.' && unicode.IsDigit(rs[i-1]) && unicode.IsDigit(rs[i+1]))
+		if word(r) || joins && len(cur) > 0 {
+			cur = append(cur, r)
+			continue
 		}
+		if len(cur) > 0 {
+			out = append(out, string(cur))
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, string(cur))
 	}
 	return out
 }
 
-func allIn(want, have []string) bool {
-	for _, w := range want {
-		if !slices.Contains(have, w) {
-			return false
+// highlights is the reference for text matching: whether d matches text (every word of it
+// matches a word of d's id, type, subject or free text, the last also as a prefix when text
+// ends with it, free text within typos), and which of d's words matched, by field.
+func highlights(d search.Doc, text string) (map[string][]string, bool) {
+	want := tokens(text)
+	if len(want) == 0 {
+		return nil, true
+	}
+	r, _ := utf8.DecodeLastRuneInString(text)
+	prefix := unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_'
+	fields := map[string][]string{
+		search.HighlightID: tokens(d.ID), search.HighlightType: tokens(d.Type),
+		search.HighlightSubject: tokens(d.Subject), search.HighlightText: tokens(d.Text()),
+	}
+	out := map[string][]string{}
+	for i, w := range want {
+		found := false
+		for field, have := range fields {
+			for _, h := range have {
+				if h == w || prefix && i == len(want)-1 && strings.HasPrefix(h, w) ||
+					field == search.HighlightText && typo(w, h) {
+					found = true
+					if !slices.Contains(out[field], h) {
+						out[field] = append(out[field], h)
+					}
+				}
+			}
+		}
+		if !found {
+			return nil, false
 		}
 	}
-	return true
+	for _, ws := range out {
+		slices.Sort(ws)
+	}
+	return out, true
+}
+
+// typo reports whether h is within the typos w may have: one from 5 characters, two from 9,
+// none in numbers or in the first letter.
+func typo(w, h string) bool {
+	a, b := []rune(w), []rune(h)
+	n := 0
+	switch {
+	case len(a) >= 9:
+		n = 2
+	case len(a) >= 5:
+		n = 1
+	}
+	if n == 0 || strings.Trim(w, "0123456789") == "" || len(b) == 0 || a[0] != b[0] {
+		return false
+	}
+	// Levenshtein distance, one row at a time.
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)] <= n
 }
 
 func testQueries(t *testing.T, e search.Engine) {
@@ -212,6 +286,16 @@ func testQueries(t *testing.T, e search.Engine) {
 		{name: "boolean in data", q: search.Query{Text: "true golf"}},
 		{name: "no such word", q: search.Query{Text: "zulu"}},
 		{name: "no word at all is no text filter", q: search.Query{Text: "!!! ---"}},
+		{name: "last word is a prefix", q: search.Query{Text: "cha"}},
+		{name: "prefix after a whole word", q: search.Query{Text: "video 1"}},
+		{name: "a trailing space ends the prefix", q: search.Query{Text: "cha "}},
+		{name: "typo in free text", q: search.Query{Text: "foxtrat"}},
+		{name: "no typo in a type", q: search.Query{Text: "video_likes"}},
+		{name: "no typo in a subject", q: search.Query{Text: "vidxo"}},
+		{name: "id words", q: search.Query{Text: "ev-00042"}},
+		{name: "id lookup", q: search.Query{ID: "ev:00007.x"}},
+		{name: "id lookup is exact", q: search.Query{ID: "EV-00042"}},
+		{name: "id lookup and text", q: search.Query{ID: "ev-00043", Text: "video"}},
 		{name: "one type", q: search.Query{Types: []string{"video_liked"}}, walk: "time:asc"},
 		{name: "two types", q: search.Query{Types: []string{"page.viewed", "x"}}},
 		{name: "unknown type", q: search.Query{Types: []string{"nope"}}},
@@ -248,7 +332,7 @@ func testQueries(t *testing.T, e search.Engine) {
 						offsets = append(offsets, off)
 					}
 				}
-				var walked []search.Doc
+				var walked []search.Hit
 				for _, off := range offsets {
 					q.Offset, q.Limit = off, limit
 					res, err := e.Search(context.Background(), q)
@@ -259,7 +343,7 @@ func testQueries(t *testing.T, e search.Engine) {
 						t.Fatalf("offset %d: total %d, want %d", off, res.Total, len(want))
 					}
 					wantPage := want[min(off, len(want)):min(off+limit, len(want))]
-					checkHits(t, off, res.Hits, wantPage)
+					checkHits(t, off, res.Hits, wantPage, q.Text)
 					walked = append(walked, res.Hits...)
 				}
 				if walk && len(walked) != len(want) {
@@ -286,7 +370,8 @@ func checkTotals(t *testing.T, e search.Engine, q search.Query, total int, facet
 	}
 }
 
-func checkHits(t *testing.T, off int, got, want []search.Doc) {
+// checkHits compares hits with the reference, and their highlights with what text matches.
+func checkHits(t *testing.T, off int, got []search.Hit, want []search.Doc, text string) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("offset %d: %d hits, want %d", off, len(got), len(want))
@@ -295,7 +380,10 @@ func checkHits(t *testing.T, off int, got, want []search.Doc) {
 		g, w := got[i], want[i]
 		if g.ID != w.ID || g.Type != w.Type || g.Subject != w.Subject || g.Time != w.Time || g.Received != w.Received ||
 			g.Stage != w.Stage || g.Reason != w.Reason || !sameJSON(g.Data, w.Data) {
-			t.Fatalf("offset %d hit %d:\n got %+v\nwant %+v", off, i, g, w)
+			t.Fatalf("offset %d hit %d:\n got %+v\nwant %+v", off, i, g.Doc, w)
+		}
+		if hl, _ := highlights(w, text); !maps.EqualFunc(g.Highlights, hl, slices.Equal) && (len(g.Highlights) > 0 || len(hl) > 0) {
+			t.Fatalf("offset %d hit %d (%s) highlights %v, want %v", off, i, w.ID, g.Highlights, hl)
 		}
 	}
 }
@@ -357,6 +445,77 @@ func testFailureDocs(t *testing.T, e search.Engine) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkHits(t, 0, res.Hits, want[:min(50, len(want))])
+		checkHits(t, 0, res.Hits, want[:min(50, len(want))], q.Text)
+	}
+}
+
+// testTyped holds the engines to what a person typing into the search box expects, case by
+// case, and to facet value search.
+func testTyped(t *testing.T, e search.Engine) {
+	docs := []search.Doc{
+		{ID: "evt-m3k9x2-4f", Type: "video_liked", Subject: "kitchen-42", Time: base, Received: base,
+			Data: json.RawMessage(`{"title":"Delicious pancakes","code":"123456"}`)},
+		{ID: "evt-q7", Type: "video_viewed", Subject: "garden-7", Time: base + 1, Received: base + 1,
+			Data: json.RawMessage(`{"title":"Tomato harvest"}`)},
+		{ID: "evt-q8", Type: "page.viewed", Subject: "video-12", Time: base + 2, Received: base + 2},
+	}
+	indexAll(t, e, docs)
+	for _, tc := range []struct {
+		q          search.Query
+		want       []string // ids, newest first
+		highlights map[string][]string
+	}{
+		{search.Query{Text: "evt-m3k9x2-4f"}, []string{"evt-m3k9x2-4f"}, map[string][]string{"id": {"4f", "evt", "m3k9x2"}}},
+		{search.Query{ID: "evt-q7"}, []string{"evt-q7"}, nil},
+		{search.Query{Text: "pancakez"}, []string{"evt-m3k9x2-4f"}, map[string][]string{"text": {"pancakes"}}},
+		{search.Query{Text: "delicous pancakes"}, []string{"evt-m3k9x2-4f"}, map[string][]string{"text": {"delicious", "pancakes"}}},
+		{search.Query{Text: "kitchan"}, nil, nil},  // no typo in a subject
+		{search.Query{Text: "m3k9x3"}, nil, nil},   // nor in an id
+		{search.Query{Text: "123457"}, nil, nil},   // nor in a number
+		{search.Query{Text: "tomatoes"}, nil, nil}, // two typos in an 8-letter word
+		{search.Query{Text: "kitchen"}, []string{"evt-m3k9x2-4f"}, map[string][]string{"subject": {"kitchen"}}},
+		{search.Query{Text: "pan"}, []string{"evt-m3k9x2-4f"}, map[string][]string{"text": {"pancakes"}}},
+		{search.Query{Text: "pan "}, nil, nil},
+		{search.Query{Text: "vid"}, []string{"evt-q8", "evt-q7", "evt-m3k9x2-4f"},
+			map[string][]string{"type": {"video_liked"}}}, // highlights of the last hit
+		{search.Query{Text: "video_viewed"}, []string{"evt-q7"}, map[string][]string{"type": {"video_viewed"}}},
+	} {
+		tc.q.Limit = 10
+		res, err := e.Search(context.Background(), tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range res.Hits {
+			got = append(got, h.ID)
+		}
+		if !slices.Equal(got, tc.want) || res.Total != int64(len(tc.want)) {
+			t.Errorf("%+v: hits %v (total %d), want %v", tc.q, got, res.Total, tc.want)
+			continue
+		}
+		if len(got) > 0 {
+			if hl := res.Hits[len(got)-1].Highlights; !maps.EqualFunc(hl, tc.highlights, slices.Equal) && (len(hl) > 0 || len(tc.highlights) > 0) {
+				t.Errorf("%+v: highlights %v, want %v", tc.q, hl, tc.highlights)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		prefix string
+		limit  int
+		want   []search.FacetValue
+	}{
+		{"", 10, []search.FacetValue{{Value: "page.viewed", Count: 1}, {Value: "video_liked", Count: 1}, {Value: "video_viewed", Count: 1}}},
+		{"vid", 10, []search.FacetValue{{Value: "video_liked", Count: 1}, {Value: "video_viewed", Count: 1}}},
+		{"VIDEO_V", 10, []search.FacetValue{{Value: "video_viewed", Count: 1}}},
+		{"vid", 1, []search.FacetValue{{Value: "video_liked", Count: 1}}},
+		{"zz", 10, []search.FacetValue{}},
+	} {
+		got, err := e.FacetValues(context.Background(), search.FacetType, tc.prefix, tc.limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("facet values %q limit %d: %v, want %v", tc.prefix, tc.limit, got, tc.want)
+		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"dario.cat/mergo"
 	"github.com/meilisearch/meilisearch-go"
@@ -56,8 +58,17 @@ var _ Engine = (*Meilisearch)(nil)
 // allow only [A-Za-z0-9_-] and event ids may contain '.' and ':'.
 const meiliKey = "key"
 
-// meiliDisplayed are the attributes a hit carries (not the key, not the text).
+// meiliDisplayed are the attributes a hit carries (not the key); text only for highlights:
+// Meilisearch formats displayed attributes only.
 var meiliDisplayed = []string{"id", "type", "subject", "time", "received", "data", "stage", "reason"}
+
+// meiliSearchable are the attributes text queries search, as the embedded engine's word
+// fields; typos only in text.
+var meiliSearchable = []string{"id", "type", "subject", "text"}
+
+// Highlight tags: control characters, which no word contains, so that what they enclose is
+// never confused with the text.
+const meiliPre, meiliPost = "\x02", "\x03"
 
 // meiliDoc is a Doc as Meilisearch stores it.
 type meiliDoc struct {
@@ -72,7 +83,15 @@ type meiliDoc struct {
 	Data   string `json:"data,omitempty"`
 	Stage  string `json:"stage,omitempty"`
 	Reason string `json:"reason,omitempty"`
-	Text   string `json:"text"` // Doc.Text: the only searchable attribute
+	Text   string `json:"text"` // Doc.Text: the free text
+	// Formatted is the hit's searchable attributes with its matches between meiliPre and
+	// meiliPost.
+	Formatted *struct {
+		ID      string `json:"id"`
+		Type    string `json:"type"`
+		Subject string `json:"subject"`
+		Text    string `json:"text"`
+	} `json:"_formatted,omitempty"`
 }
 
 // NewMeilisearch returns the engine. It does not call the server: the index and its settings
@@ -97,19 +116,20 @@ func NewMeilisearch(cfg MeiliConfig) (*Meilisearch, error) {
 }
 
 func (m *Meilisearch) settings() *meilisearch.Settings {
-	prefix := "disabled" // a word matches whole words only, as in the embedded engine
+	prefix := "indexingTime" // the last word of a query is also a prefix: search as you type
 	return &meilisearch.Settings{
 		// sort first: results are ordered by time, not by relevance.
 		RankingRules:         []string{"sort", "words", "typo", "proximity", "attribute", "exactness"},
-		SearchableAttributes: []string{"text"},
-		DisplayedAttributes:  meiliDisplayed,
-		FilterableAttributes: []string{"type", "subject", "stage", "time"},
+		SearchableAttributes: meiliSearchable,
+		DisplayedAttributes:  append(slices.Clone(meiliDisplayed), "text"),
+		FilterableAttributes: []string{"id", "type", "subject", "stage", "time"},
 		SortableAttributes:   []string{"time", "key"},
-		// Typos off: event search is over identifiers, where "video-12" must not find "video-13",
-		// and totals must be exact.
+		// Typos in free text only: "video-12" must never find "video-13", nor an id a neighbour.
 		TypoTolerance: &meilisearch.TypoTolerance{
-			Enabled:             false,
+			Enabled:             true,
 			MinWordSizeForTypos: meilisearch.MinWordSizeForTypos{OneTypo: 5, TwoTypos: 9},
+			DisableOnAttributes: []string{"id", "type", "subject"},
+			DisableOnNumbers:    true,
 		},
 		Pagination: &meilisearch.Pagination{MaxTotalHits: m.cfg.MaxTotalHits},
 		Faceting: &meilisearch.Faceting{
@@ -239,6 +259,12 @@ func (m *Meilisearch) Search(ctx context.Context, q Query) (*Result, error) {
 			AttributesToRetrieve: meiliDisplayed,
 		})
 	}
+	if text != "" && q.Limit > 0 {
+		hq := queries[1]
+		hq.AttributesToRetrieve = append(slices.Clone(meiliDisplayed), "text")
+		hq.AttributesToHighlight = meiliSearchable
+		hq.HighlightPreTag, hq.HighlightPostTag = meiliPre, meiliPost
+	}
 	res, err := m.ms.MultiSearchWithContext(ctx, &meilisearch.MultiSearchRequest{Queries: queries})
 	if err != nil {
 		return nil, fmt.Errorf("meilisearch search: %w", err)
@@ -247,7 +273,7 @@ func (m *Meilisearch) Search(ctx context.Context, q Query) (*Result, error) {
 		return nil, fmt.Errorf("meilisearch search: %d results for %d queries", len(res.Results), len(queries))
 	}
 	counts := res.Results[0]
-	out := &Result{Total: min(counts.TotalHits, m.cfg.MaxTotalHits), Hits: []Doc{}, Facets: map[string]map[string]int64{}}
+	out := &Result{Total: min(counts.TotalHits, m.cfg.MaxTotalHits), Hits: []Hit{}, Facets: map[string]map[string]int64{}}
 	var facets map[string]map[string]int64
 	if len(counts.FacetDistribution) > 0 {
 		if err := json.Unmarshal(counts.FacetDistribution, &facets); err != nil {
@@ -266,16 +292,64 @@ func (m *Meilisearch) Search(ctx context.Context, q Query) (*Result, error) {
 			if err := h.DecodeInto(&md); err != nil {
 				return nil, fmt.Errorf("meilisearch hit: %w", err)
 			}
-			d := Doc{ID: md.ID, Type: md.Type, Subject: md.Subject, Time: md.Time, Received: md.Received,
-				Stage: md.Stage, Reason: md.Reason}
+			h := Hit{Doc: Doc{ID: md.ID, Type: md.Type, Subject: md.Subject, Time: md.Time, Received: md.Received,
+				Stage: md.Stage, Reason: md.Reason}}
 			if md.Data != "" {
-				d.Data = json.RawMessage(md.Data)
+				h.Data = json.RawMessage(md.Data)
 			}
-			out.Hits = append(out.Hits, d)
+			if f := md.Formatted; f != nil {
+				for field, s := range map[string]string{HighlightID: f.ID, HighlightType: f.Type, HighlightSubject: f.Subject, HighlightText: f.Text} {
+					for _, w := range markedWords(s) {
+						h.addHighlight(field, w)
+					}
+				}
+			}
+			out.Hits = append(out.Hits, h)
 		}
 	}
 	return out, nil
 }
+
+// markedWords returns the words of s that hold a highlight, whole and lower-cased: Meilisearch
+// marks only the matched part of a word (the typed prefix), the embedded engine reports whole
+// words.
+func markedWords(s string) []string {
+	var out []string
+	for {
+		i := strings.Index(s, meiliPre)
+		if i < 0 {
+			return out
+		}
+		j := strings.Index(s[i:], meiliPost)
+		if j < 0 {
+			return out
+		}
+		j += i
+		start := i
+		for start > 0 {
+			r, n := utf8.DecodeLastRuneInString(s[:start])
+			if !wordRune(r) {
+				break
+			}
+			start -= n
+		}
+		rest := strings.ReplaceAll(s[j+len(meiliPost):], meiliPre, "")
+		end := 0
+		for end < len(rest) {
+			r, n := utf8.DecodeRuneInString(rest[end:])
+			if !wordRune(r) {
+				break
+			}
+			end += n
+		}
+		out = append(out, strings.ToLower(s[start:i]+s[i+len(meiliPre):j]+rest[:end]))
+		s = s[j+len(meiliPost):]
+	}
+}
+
+// wordRune reports whether r belongs to a word as the embedded engine's tokenizer sees it in
+// identifiers: letters, digits and '_'.
+func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
 
 // plainText drops Meilisearch's query operators ("phrase", -negation) so that q means the
 // same on both engines: every word must occur.
@@ -300,6 +374,9 @@ func meiliFilter(q Query) string {
 	if len(q.Types) > 0 {
 		in("type", q.Types)
 	}
+	if q.ID != "" {
+		and = append(and, "id = "+quote(q.ID))
+	}
 	if q.Subject != "" {
 		and = append(and, "subject = "+quote(q.Subject))
 	}
@@ -318,6 +395,31 @@ func meiliFilter(q Query) string {
 var filterEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
 
 func quote(s string) string { return `"` + filterEscaper.Replace(s) + `"` }
+
+// FacetValues asks Meilisearch's facet search, then keeps the values that start with prefix:
+// its facet search also matches inner words and typos, which the embedded engine does not.
+func (m *Meilisearch) FacetValues(ctx context.Context, field, prefix string, limit int) ([]FacetValue, error) {
+	if err := m.ensure(ctx); err != nil {
+		return nil, err
+	}
+	raw, err := m.idx.FacetSearchWithContext(ctx, &meilisearch.FacetSearchRequest{FacetName: field, FacetQuery: prefix, ExhaustiveFacetCount: true})
+	if err != nil {
+		return nil, fmt.Errorf("meilisearch facet search: %w", err)
+	}
+	var res struct {
+		FacetHits []FacetValue `json:"facetHits"`
+	}
+	if err := json.Unmarshal(*raw, &res); err != nil {
+		return nil, fmt.Errorf("meilisearch facet search: %w", err)
+	}
+	out := []FacetValue{}
+	for _, v := range res.FacetHits {
+		if strings.HasPrefix(strings.ToLower(v.Value), strings.ToLower(prefix)) {
+			out = append(out, v)
+		}
+	}
+	return sortFacetValues(out, limit), nil
+}
 
 // DeleteBefore deletes by a filter on time (Meilisearch has no TTL) and waits for the task.
 func (m *Meilisearch) DeleteBefore(ctx context.Context, cutoff int64) error {

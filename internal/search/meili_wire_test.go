@@ -67,9 +67,13 @@ func (f *fakeMeili) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPatch, strings.HasSuffix(call, "/documents/delete"):
 		task(nil)
 	case call == "POST /multi-search":
+		// As Meilisearch answers a prefix: only the typed part of a word is marked.
 		_, _ = io.WriteString(w, `{"results":[
 			{"hits":[],"totalHits":7,"facetDistribution":{"type":{"video_liked":5,"x":2}}},
-			{"hits":[{"id":"a.b:c","type":"video_liked","subject":"v1","time":2,"received":3,"data":"{\"k\":\"v\"}"}]}]}`)
+			{"hits":[{"id":"a.b:c","type":"video_liked","subject":"v1","time":2,"received":3,"data":"{\"k\":\"v\"}",
+				"_formatted":{"id":"a.b:c","type":"video_liked","subject":"v1","text":"\u0002Cat\u0003s on \u0002ski\u0003s, \u0002ski\u0003s"}}]}]}`)
+	case call == "POST /indexes/ev/facet-search":
+		_, _ = io.WriteString(w, `{"facetHits":[{"value":"video_viewed","count":2},{"value":"page_video","count":9},{"value":"video_liked","count":5}],"facetQuery":"video","processingTimeMs":0}`)
 	default:
 		http.NotFound(w, r)
 	}
@@ -118,14 +122,26 @@ func TestMeilisearchWire(t *testing.T) {
 			Sortable     []string                     `json:"sortableAttributes"`
 			Searchable   []string                     `json:"searchableAttributes"`
 			Pagination   struct{ MaxTotalHits int64 } `json:"pagination"`
-			Typo         struct{ Enabled bool }       `json:"typoTolerance"`
-			PrefixSearch string                       `json:"prefixSearch"`
+			Displayed    []string                     `json:"displayedAttributes"`
+			Typo         struct {
+				Enabled             bool
+				DisableOnAttributes []string
+				DisableOnNumbers    bool
+				MinWordSizeForTypos struct{ OneTypo, TwoTypos int }
+			} `json:"typoTolerance"`
+			PrefixSearch string `json:"prefixSearch"`
 		}
 		f.body("PATCH /indexes/ev/settings", &s)
-		if s.RankingRules[0] != "sort" || !slices.Equal(s.Filterable, []string{"type", "subject", "stage", "time"}) ||
-			!slices.Contains(s.Sortable, "time") || !slices.Contains(s.Sortable, "key") || s.Pagination.MaxTotalHits < 1_000_000 || s.Typo.Enabled ||
-			s.PrefixSearch != "disabled" || !slices.Equal(s.Searchable, []string{"text"}) {
+		if s.RankingRules[0] != "sort" || !slices.Equal(s.Filterable, []string{"id", "type", "subject", "stage", "time"}) ||
+			!slices.Contains(s.Sortable, "time") || !slices.Contains(s.Sortable, "key") || s.Pagination.MaxTotalHits < 1_000_000 ||
+			s.PrefixSearch != "indexingTime" || !slices.Equal(s.Searchable, []string{"id", "type", "subject", "text"}) ||
+			!slices.Contains(s.Displayed, "text") {
 			t.Fatalf("settings %+v", s)
+		}
+		// Typos in free text only, as the embedded engine.
+		if !s.Typo.Enabled || !slices.Equal(s.Typo.DisableOnAttributes, []string{"id", "type", "subject"}) || !s.Typo.DisableOnNumbers ||
+			s.Typo.MinWordSizeForTypos.OneTypo != 5 || s.Typo.MinWordSizeForTypos.TwoTypos != 9 {
+			t.Fatalf("typo tolerance %+v", s.Typo)
 		}
 	})
 
@@ -140,8 +156,8 @@ func TestMeilisearchWire(t *testing.T) {
 				t.Fatalf("document %v: key must be base64url of the id", d)
 			}
 		}
-		if sent[0]["data"] != `{"k":"v"}` || !strings.Contains(sent[0]["text"].(string), "v1") {
-			t.Fatalf("document %v: data as JSON text, text with the subject", sent[0])
+		if sent[0]["data"] != `{"k":"v"}` || sent[0]["text"] != "v" || sent[0]["subject"] != "v1" {
+			t.Fatalf("document %v: data as JSON text, its values as text, the subject apart", sent[0])
 		}
 	})
 
@@ -162,7 +178,7 @@ func TestMeilisearchWire(t *testing.T) {
 
 	t.Run("search", func(t *testing.T) {
 		res, err := e.Search(ctx, search.Query{
-			Text: `-cats "on skis"`, Types: []string{"video_liked", `x"y`}, Subject: `v\1`,
+			Text: `-cats "on skis"`, Types: []string{"video_liked", `x"y`}, Subject: `v\1`, ID: "a.b:c",
 			From: 1, To: 9, Asc: true, Limit: 10, Offset: 30, Facets: []string{search.FacetType},
 		})
 		if err != nil {
@@ -170,7 +186,7 @@ func TestMeilisearchWire(t *testing.T) {
 		}
 		var sent struct{ Queries []map[string]any }
 		f.body("POST /multi-search", &sent)
-		wantFilter := `type IN ["video_liked", "x\"y"] AND subject = "v\\1" AND time >= 1 AND time <= 9`
+		wantFilter := `type IN ["video_liked", "x\"y"] AND id = "a.b:c" AND subject = "v\\1" AND time >= 1 AND time <= 9`
 		counts, hits := sent.Queries[0], sent.Queries[1]
 		if counts["filter"] != wantFilter || hits["filter"] != wantFilter || counts["q"] != "cats on skis" {
 			t.Fatalf("filter %q / q %q, want %q / %q", counts["filter"], counts["q"], wantFilter, "cats on skis")
@@ -178,12 +194,34 @@ func TestMeilisearchWire(t *testing.T) {
 		if counts["hitsPerPage"] != 0.0 || counts["page"] != 1.0 || counts["matchingStrategy"] != "all" {
 			t.Fatalf("count query %v: want page mode with no hits, all words", counts)
 		}
-		if hits["offset"] != 30.0 || hits["limit"] != 10.0 || !slices.Equal(toStrings(hits["sort"]), []string{"time:asc", "key:asc"}) {
+		if hits["offset"] != 30.0 || hits["limit"] != 10.0 || !slices.Equal(toStrings(hits["sort"]), []string{"time:asc", "key:asc"}) ||
+			!slices.Equal(toStrings(hits["attributesToHighlight"]), []string{"id", "type", "subject", "text"}) ||
+			hits["highlightPreTag"] != "\x02" || hits["highlightPostTag"] != "\x03" || !slices.Contains(toStrings(hits["attributesToRetrieve"]), "text") {
 			t.Fatalf("hits query %v", hits)
+		}
+		if hl := res.Hits[0].Highlights; len(hl) != 1 || !slices.Equal(hl["text"], []string{"cats", "skis"}) {
+			t.Fatalf("highlights %v: want the whole marked words of text, each once", hl)
 		}
 		if res.Total != 7 || res.Facets["type"]["x"] != 2 || len(res.Hits) != 1 ||
 			res.Hits[0].ID != "a.b:c" || string(res.Hits[0].Data) != `{"k":"v"}` {
 			t.Fatalf("result %+v", res)
+		}
+	})
+
+	t.Run("facet values", func(t *testing.T) {
+		got, err := e.FacetValues(ctx, search.FacetType, "video", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sent map[string]any
+		f.body("POST /indexes/ev/facet-search", &sent)
+		if sent["facetName"] != "type" || sent["facetQuery"] != "video" || sent["exhaustiveFacetCount"] != true {
+			t.Fatalf("facet search %v", sent)
+		}
+		// Inner-word matches are dropped: values start with the prefix, as on the embedded engine.
+		want := []search.FacetValue{{Value: "video_liked", Count: 5}, {Value: "video_viewed", Count: 2}}
+		if !slices.Equal(got, want) {
+			t.Fatalf("facet values %v, want %v", got, want)
 		}
 	})
 

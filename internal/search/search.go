@@ -5,6 +5,7 @@ package search
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -24,6 +25,9 @@ type Engine interface {
 	Index(ctx context.Context, docs []Doc) error
 	// Search answers q with exact totals and facet counts.
 	Search(ctx context.Context, q Query) (*Result, error)
+	// FacetValues lists the values of a facet field that start with prefix (case-insensitive),
+	// the most frequent first, at most limit, with their document counts.
+	FacetValues(ctx context.Context, field, prefix string, limit int) ([]FacetValue, error)
 	// DeleteBefore deletes every document whose Time is before cutoff (unix ms).
 	DeleteBefore(ctx context.Context, cutoff int64) error
 	Close() error
@@ -68,10 +72,14 @@ func EventKey(typ, subject, id string) string {
 
 // Query is one search. The zero value finds everything, newest first, no hits.
 type Query struct {
-	// Text is free text: a document matches when every word of Text occurs as a word of its
-	// type, subject, data values (or stage and reason). Matching is exact and case-insensitive:
-	// no stemming, no typo tolerance, no prefixes. Text without any letter or digit is ignored.
+	// Text is what people type: a document matches when every word of Text matches a word of
+	// its id, type, subject or free text (data values, or stage and reason), case-insensitive,
+	// no stemming. The last word, when Text ends with it, also matches as a prefix ("vid" finds
+	// video-12: search as you type). Free text tolerates typos in words of 5 letters or more
+	// (one; two from 9), never in ids, types, subjects or numbers, and never in the first
+	// letter. Text without any letter or digit is ignored.
 	Text    string
+	ID      string   // exact, case-sensitive; empty = all
 	Types   []string // any of; empty = all
 	Subject string   // exact; empty = all
 	Stages  []string // any of (failures); empty = all
@@ -94,9 +102,50 @@ const MaxFacetValues = 100
 
 // Result answers a Query. Total and facet counts are exact.
 type Result struct {
-	Hits   []Doc
+	Hits   []Hit
 	Total  int64
 	Facets map[string]map[string]int64
+}
+
+// Hit is a document that matched, with the words of it that matched Text.
+type Hit struct {
+	Doc
+	// Highlights maps a field (HighlightID, HighlightType, HighlightSubject, HighlightText) to
+	// its words that matched, lower-cased, each once, sorted. Nil when Text has no word.
+	Highlights map[string][]string `json:"highlights,omitempty"`
+}
+
+// Highlight fields: the searchable parts of a document.
+const (
+	HighlightID      = "id"
+	HighlightType    = "type"
+	HighlightSubject = "subject"
+	HighlightText    = "text" // data values, or a failure's stage and reason
+)
+
+// FacetValue is one value of a facet field and how many documents have it.
+type FacetValue struct {
+	Value string `json:"value"`
+	Count int64  `json:"count"`
+}
+
+// sortFacetValues orders values the most frequent first (ties by value) and keeps limit.
+func sortFacetValues(vs []FacetValue, limit int) []FacetValue {
+	slices.SortFunc(vs, func(a, b FacetValue) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Value, b.Value))
+	})
+	return vs[:min(len(vs), limit)]
+}
+
+// addHighlight records that word matched in field, keeping each field's words sorted and once.
+func (h *Hit) addHighlight(field, word string) {
+	if h.Highlights == nil {
+		h.Highlights = map[string][]string{}
+	}
+	words := h.Highlights[field]
+	if i, found := slices.BinarySearch(words, word); !found {
+		h.Highlights[field] = slices.Insert(words, i, word)
+	}
 }
 
 // hasWord reports whether s has a letter or digit, i.e. whether it is a text query at all.
@@ -104,9 +153,9 @@ func hasWord(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) }) >= 0
 }
 
-// Text is what free text searches: type, subject, every data value (not keys), stage and
-// reason, separated by spaces. Both engines index this one string so that they agree on what
-// a word matches.
+// Text is the free text of a document: stage, reason and every data value (not keys),
+// separated by spaces. Both engines index this one string, next to the id, type and subject,
+// so that they agree on what a word matches and where typos are tolerated.
 func (d *Doc) Text() string {
 	var b strings.Builder
 	add := func(s string) {
@@ -118,8 +167,6 @@ func (d *Doc) Text() string {
 		}
 		b.WriteString(s)
 	}
-	add(d.Type)
-	add(d.Subject)
 	add(d.Stage)
 	add(d.Reason)
 	if len(d.Data) > 0 {
