@@ -1,5 +1,5 @@
 import { useQueryClient } from '@tanstack/react-query';
-import { useEffect, useMemo } from 'react';
+import { lazy, Suspense, useEffect, useMemo } from 'react';
 import { LiveContext } from './api/hooks';
 import { getKey, onKeyChange } from './api/keys';
 import { LiveClient, liveURL } from './api/live';
@@ -7,10 +7,13 @@ import { ConnectionBadge } from './components/ConnectionBadge';
 import { HealthBanner } from './components/HealthBanner';
 import { KeyButton, KeyDialog } from './components/KeyDialog';
 import { Board } from './pages/board';
-import { Pipeline } from './pages/Pipeline';
-import { Publish } from './pages/Publish';
-import { Search } from './pages/search';
 import { Link, usePath } from './router';
+
+// The live board comes with the first load; the other pages load when first opened, so the
+// board's bundle does not carry them.
+const Publish = lazy(() => import('./pages/Publish').then((m) => ({ default: m.Publish })));
+const Search = lazy(() => import('./pages/search').then((m) => ({ default: m.Search })));
+const Pipeline = lazy(() => import('./pages/Pipeline').then((m) => ({ default: m.Pipeline })));
 
 const PAGES = [
   { path: '/', label: 'Live', title: 'Live board', Page: Board },
@@ -76,7 +79,9 @@ export function App() {
       <HealthBanner />
       <main id="main" tabIndex={-1}>
         {page ? (
-          <page.Page />
+          <Suspense fallback={<p className="muted">Loading…</p>}>
+            <page.Page />
+          </Suspense>
         ) : (
           <div className="empty">
             <strong>Nothing at {path}</strong>

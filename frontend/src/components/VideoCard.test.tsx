@@ -64,6 +64,16 @@ describe('VideoCard', () => {
     expect(onToggle).toHaveBeenCalledWith('video-1');
   });
 
+  test.each([
+    ['unknown', undefined, '—'],
+    ['nobody (a server that has not counted this board yet)', 0, '0 watching'],
+    ['this board', 1, '1 watching'],
+    ['many', 1234, '1,234 watching'],
+  ])('watching: %s', async (_, watching, text) => {
+    const { container } = await render(<VideoCard {...base} watching={watching} />);
+    expect(container.querySelector('[data-testid="watching"]')?.textContent).toBe(text);
+  });
+
   test('a running generator shows Stop and its numbers', async () => {
     const gen = { ...base.gen, running: true, sent: 40, counted: 38, queued: 2, rejected: 0 };
     const { container } = await render(<VideoCard {...base} gen={gen} />);

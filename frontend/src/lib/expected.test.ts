@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { drift, ExpectedCounts, inWindow, parseDuration, windowSpecs } from './expected';
+import { drift, DriftHold, ExpectedCounts, inWindow, parseDuration, windowSpecs } from './expected';
 
 test.each([
   ['1m', 60], ['5m', 300], ['10m', 600], ['30s', 30], ['1h', 3600], ['1m30s', 90], ['1500ms', 2],
@@ -61,4 +61,20 @@ test('drift is zero within tolerance and signed outside it', () => {
   expect(drift(7, { lo: 10, hi: 10 }, 2)).toBe(-3);
   expect(drift(13, { lo: 10, hi: 11 }, 2)).toBe(0);
   expect(drift(14, { lo: 10, hi: 11 }, 2)).toBe(3);
+});
+
+test.each([
+  ['in sync', [[0, 0], [0, 1000], [0, 2000]], [0, 0, 0]],
+  ['shown once it lasted 2 s', [[3, 0], [3, 1000], [3, 2000], [4, 2500]], [0, 0, 3, 4]],
+  ['a drift that settles starts over', [[3, 0], [0, 1000], [3, 1500], [3, 3000], [3, 3500]], [0, 0, 0, 0, 3]],
+])('DriftHold: %s', (_, steps, want) => {
+  const hold = new DriftHold(2000);
+  expect(steps.map(([off, t]) => hold.held('video-1\n1m', off!, t!))).toEqual(want);
+});
+
+test('DriftHold keeps each window apart', () => {
+  const hold = new DriftHold(2000);
+  hold.held('a\n1m', 5, 0);
+  expect(hold.held('a\n5m', 5, 2000)).toBe(0);
+  expect(hold.held('a\n1m', 5, 2000)).toBe(5);
 });

@@ -1,6 +1,11 @@
 import { useId, useState } from 'react';
 import { useDebounce } from '../../api/hooks';
 
+/** incomplete: a query that ends in a bare id: is still being typed; the server would refuse it. */
+export function incomplete(q: string): boolean {
+  return /(^|\s)id:$/i.test(q.trim());
+}
+
 /**
  * SearchBox searches as the user types, 250 ms after the last key, and at once on Enter. The
  * server takes the last word as a prefix and finds a pasted id among the words.
@@ -22,7 +27,8 @@ export function SearchBox({ failures, initial, onSearch }: { failures: boolean; 
           onChange={(e) => {
             const q = e.target.value;
             setText(q);
-            debounce(() => onSearch(q));
+            if (incomplete(q)) debounce.cancel();
+            else debounce(() => onSearch(q));
           }}
           onKeyDown={(e) => {
             if (e.key !== 'Enter') return;
