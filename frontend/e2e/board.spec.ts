@@ -79,7 +79,7 @@ test('N watching: a second board counts as a watcher, and stops counting when cl
   await expect.poll(() => sentWatch, { message: 'the board subscribes with "watch":true', timeout: 10_000 }).toBe(true);
 
   const watching = card(page, 'video-1').getByTestId('watching');
-  await expect(watching, 'the card shows how many watch it').toBeVisible();
+  await expect(watching, 'the card shows how many watch it').toHaveText(/\d+ watching/, { timeout: 20_000 });
   /** read is the first number of the card's "N watching". */
   const read = async (p: Page = page) => {
     const m = /\d+/.exec((await card(p, 'video-1').getByTestId('watching').textContent()) ?? '');

@@ -123,7 +123,8 @@ export function Pipeline() {
 
           <section className="panel" aria-labelledby="parts-title">
             <h2 id="parts-title">Partitions</h2>
-            <div className="table-wrap">
+            {/* Scrolls sideways on a phone: focusable, so the keyboard can scroll it too. */}
+            <div className="table-wrap" tabIndex={0} role="region" aria-labelledby="parts-title">
               <table className="table partitions">
                 <thead>
                   <tr>
@@ -236,7 +237,7 @@ export function MQTTPanel({ intakes, now }: { intakes: MQTTIntake[]; now: number
         </p>
       ) : (
         <>
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0} role="region" aria-labelledby="mqtt-title">
             <table className="table mqtt-clients" aria-labelledby="mqtt-title">
               <thead>
                 <tr>
