@@ -20,4 +20,5 @@ test.each([
 test('prefix keys cover the keys they invalidate', () => {
   expect(keys.search('failures', '?tab=failures&q=x').slice(0, 2)).toEqual(keys.search('failures'));
   expect(keys.failures(50).slice(0, 1)).toEqual(keys.failures());
+  expect(keys.counts('video_liked', 'video-1', { from: 0, to: 60_000, step: '1m' }).slice(0, 3)).toEqual(keys.counts('video_liked', 'video-1'));
 });

@@ -10,6 +10,13 @@ export const keys = {
   liveCounts: (type: string, subjects: readonly string[]) => ['live-counts', type, subjects] as const,
   top: (type: string, window: string) => ['top', type, window] as const,
   history: (type: string, subjects: readonly string[]) => ['history', type, subjects] as const,
+  /**
+   * One subject's counts per step over [from, to) (GET /v1/counts). Give from and to on whole
+   * minutes, not Date.now(): the key then holds still between minutes instead of changing at
+   * every render. Without the range: every range of that subject (a prefix, to invalidate them).
+   */
+  counts: (type: string, subject: string, range?: { from: number; to: number; step: string }) =>
+    range === undefined ? (['counts', type, subject] as const) : (['counts', type, subject, range.step, range.from, range.to] as const),
   /** Without url: every search of the tab (a prefix, to invalidate them all). */
   search: (tab: string, url?: string) => (url === undefined ? ['search', tab] : ['search', tab, url]),
   facet: (facet: string, prefix: string) => ['facet', facet, prefix] as const,

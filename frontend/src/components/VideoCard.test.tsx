@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { byText, click, render, type } from '../test/render';
 import { VideoCard, type VideoCardProps } from './VideoCard';
 import { Trending } from './Trending';
+import { lastHour } from './VideoHistory';
 
 const base: VideoCardProps = {
   video: { id: 'video-1', title: 'Sunrise over Lisbon' },
@@ -20,6 +21,8 @@ const base: VideoCardProps = {
 
 afterEach(() => {
   document.body.innerHTML = '';
+  vi.unstubAllGlobals();
+  vi.useRealTimers();
 });
 
 describe('VideoCard', () => {
@@ -80,6 +83,88 @@ describe('VideoCard', () => {
     const btn = byText(container, 'button', 'Stop');
     expect(btn?.getAttribute('aria-pressed')).toBe('true');
     expect(container.querySelector('.gen-stats')?.textContent).toBe('sent 40 · counted 38 · queued 2');
+  });
+});
+
+describe('VideoCard history', () => {
+  const M = 60_000;
+  // 12:34:56.789 on some day: the hour asked ends with the minute still filling.
+  const NOW = Date.UTC(2026, 0, 15, 12, 34, 56, 789);
+  const END = Date.UTC(2026, 0, 15, 12, 35);
+
+  /** stubCounts answers GET /v1/counts with a series for the range asked, and records the calls. */
+  function stubCounts() {
+    const fetch = vi.fn(async (url: string) => {
+      const u = new URL(url, 'http://pulse');
+      const from = Number(u.searchParams.get('from'));
+      const to = Number(u.searchParams.get('to'));
+      const series = Array.from({ length: (to - from) / M }, (_, i) => ({ t: from + i * M, count: i === 59 ? 7 : i % 3 }));
+      return new Response(JSON.stringify({ type: 'video_liked', subject: u.searchParams.get('subject'), from, to, count: 0, series, source: 'history' }));
+    });
+    vi.stubGlobal('fetch', fetch);
+    return fetch;
+  }
+
+  const toggle = (root: ParentNode) => byText(root, 'button', 'History')!;
+
+  test('History opens the last hour of likes per minute from /v1/counts, and closes it', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(NOW);
+    const fetch = stubCounts();
+    const { container } = await render(<VideoCard {...base} />);
+    const btn = toggle(container);
+    expect(btn.getAttribute('aria-expanded')).toBe('false');
+    const panel = document.getElementById(btn.getAttribute('aria-controls')!)!;
+    expect(panel.hidden).toBe(true);
+
+    await click(btn);
+    expect(btn.getAttribute('aria-expanded')).toBe('true');
+    expect(panel.hidden).toBe(false);
+    const chart = panel.querySelector('[role="img"]');
+    expect(chart?.getAttribute('aria-label')).toBe('History of video-1');
+    await vi.waitFor(() => expect(fetch).toHaveBeenCalledTimes(1));
+    const u = new URL(fetch.mock.calls[0]![0], 'http://pulse');
+    expect(u.pathname).toBe('/v1/counts');
+    expect(Object.fromEntries(u.searchParams)).toEqual({ type: 'video_liked', subject: 'video-1', from: String(END - 60 * M), to: String(END), step: '1m' });
+    // Drawn (a labelled chart box: no canvas in happy-dom), with what the hour adds up to.
+    await vi.waitFor(() => expect(panel.querySelector('.video-history-head')?.textContent).toBe('Likes per minute, last hour65 in all · peak 7/min'));
+    expect(panel.querySelector('.chart-box[role="img"]')?.getAttribute('aria-label')).toBe('History of video-1');
+
+    await click(btn);
+    expect(btn.getAttribute('aria-expanded')).toBe('false');
+    expect(panel.hidden).toBe(true);
+    expect(panel.querySelector('[role="img"]')).toBeNull();
+    // The existing parts of the card are all still there.
+    expect(container.querySelector('[data-testid="watching"]')).not.toBeNull();
+    expect(container.querySelector('button[aria-label="Like Sunrise over Lisbon"]')).not.toBeNull();
+    expect(byText(container, 'button', 'Start')).not.toBeNull();
+  });
+
+  test('a closed history asks nothing', async () => {
+    const fetch = stubCounts();
+    const { container } = await render(<VideoCard {...base} />);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(fetch).not.toHaveBeenCalled();
+    expect(container.querySelector('[aria-label^="History of"]')).toBeNull();
+  });
+
+  test('a failed history says why and retries on demand', async () => {
+    const fetch = vi.fn(async () => new Response(JSON.stringify({ error: { code: 'redis_unavailable', message: 'Redis is unreachable' } }), { status: 503 }));
+    vi.stubGlobal('fetch', fetch);
+    const { container } = await render(<VideoCard {...base} />);
+    await click(toggle(container));
+    await vi.waitFor(() => expect(container.querySelector('.video-history [role="alert"]')?.textContent).toMatch(/^Could not load the history: Redis is unreachable/));
+    await click(byText(container, '.video-history button', 'Retry'));
+    expect(fetch).toHaveBeenCalledTimes(2);
+  });
+});
+
+describe('lastHour', () => {
+  test('ends with the minute still filling, on whole minutes', () => {
+    const at = Date.UTC(2026, 0, 15, 12, 34, 56, 789);
+    const q = lastHour('video-3', at);
+    expect(q).toEqual({ type: 'video_liked', subject: 'video-3', from: Date.UTC(2026, 0, 15, 11, 35), to: Date.UTC(2026, 0, 15, 12, 35), step: '1m' });
+    expect(lastHour('video-3', Date.UTC(2026, 0, 15, 12, 34))).toEqual(q); // the same key all minute long
   });
 });
 

@@ -1,4 +1,4 @@
-import { memo, useId, useState } from 'react';
+import { lazy, memo, Suspense, useId, useState } from 'react';
 import type { WindowCounts } from '../api/types';
 import type { Range } from '../lib/expected';
 import { num } from '../lib/format';
@@ -6,6 +6,20 @@ import type { GenStats } from '../lib/generator';
 import type { Video } from '../lib/videos';
 import { Count } from './Count';
 import { Sparkline } from './Sparkline';
+import './VideoHistory.css';
+
+// The hour of likes is a chunk of its own (with its chart's axes and tooltip): the board's first
+// load does not wait for what a click opens. A chunk that cannot load (this page is older than
+// the server's build) says so in the card instead of taking the board down.
+const VideoHistory = lazy(() => import('./VideoHistory').then((m) => ({ default: m.VideoHistory }), () => ({ default: HistoryUnavailable })));
+
+function HistoryUnavailable() {
+  return (
+    <p className="error-text small" role="alert">
+      Could not load the history chart. Reload the page to try again.
+    </p>
+  );
+}
 
 export const MAX_RATE = 6000;
 const SLIDER_MAX = 1200;
@@ -28,10 +42,15 @@ export interface VideoCardProps {
   onToggle(id: string): void;
 }
 
-/** VideoCard is one video on the live board: live counts, Like, sparkline and its generator. */
+/**
+ * VideoCard is one video on the live board: live counts, Like, sparkline, its generator, and on
+ * demand (History) the last hour of likes per minute.
+ */
 export const VideoCard = memo(function VideoCard(p: VideoCardProps) {
   const { video, windows, counts, expected, drift, gen } = p;
   const titleId = useId();
+  const historyId = useId();
+  const [showHistory, setShowHistory] = useState(false);
   const [liking, setLiking] = useState(false);
   const [likeError, setLikeError] = useState<string | null>(null);
   const drifting = drift ? windows.filter((w) => (drift[w] ?? 0) !== 0) : [];
@@ -96,9 +115,37 @@ export const VideoCard = memo(function VideoCard(p: VideoCardProps) {
 
       <div className="trend">
         <Sparkline values={p.history} label="Likes per minute, last 10 minutes" />
-        <span className="muted">
-          {p.history && p.history.length > 1 ? `10 min · peak ${num(Math.max(...p.history))}/min` : 'no history yet'}
-        </span>
+        <div className="trend-foot">
+          <span className="muted">
+            {p.history && p.history.length > 1 ? `10 min · peak ${num(Math.max(...p.history))}/min` : 'no history yet'}
+          </span>
+          <button
+            type="button"
+            className="btn btn-small history-toggle"
+            aria-expanded={showHistory}
+            aria-controls={historyId}
+            onClick={() => setShowHistory((v) => !v)}
+          >
+            History
+            <svg aria-hidden="true" viewBox="0 0 24 24" width="14" height="14">
+              <path fill="none" stroke="currentColor" strokeWidth="2.5" strokeLinecap="round" strokeLinejoin="round" d="m6 9 6 6 6-6" />
+            </svg>
+          </button>
+        </div>
+      </div>
+      <div id={historyId} className="video-history" hidden={!showHistory}>
+        {/* Mounted only while open: a closed history asks the server nothing. */}
+        {showHistory && (
+          <Suspense
+            fallback={
+              <div className="chart-empty muted small" role="img" aria-label={`History of ${video.id}`}>
+                Loading history…
+              </div>
+            }
+          >
+            <VideoHistory subject={video.id} />
+          </Suspense>
+        )}
       </div>
 
       {expected && (
