@@ -73,11 +73,13 @@ type Windows struct {
 
 // SubjectCounts are one subject's counts by window name. On the wire the windows are members
 // of the object: {"type":"video_liked","subject":"v1","1m":3,"5m":9,"10m":12}. Type is empty
-// in live frames (the subscription names it).
+// in live frames (the subscription names it). Watching is the live "watching" member: the
+// connections watching the subject, in frames of subscriptions that asked ("watch": true).
 type SubjectCounts struct {
-	Type    string
-	Subject string
-	Counts  map[string]int64
+	Type     string
+	Subject  string
+	Counts   map[string]int64
+	Watching *int64
 }
 
 // MarshalJSON writes type (when set), subject, then the windows in ascending length order of
@@ -104,11 +106,15 @@ func (s SubjectCounts) MarshalJSON() ([]byte, error) {
 		b.WriteByte(':')
 		b.WriteString(strconv.FormatInt(s.Counts[name], 10))
 	}
+	if s.Watching != nil {
+		b.WriteString(`,"watching":`)
+		b.WriteString(strconv.FormatInt(*s.Watching, 10))
+	}
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
 
-// UnmarshalJSON reads every member other than type and subject as a window's count.
+// UnmarshalJSON reads every member other than type, subject and watching as a window's count.
 func (s *SubjectCounts) UnmarshalJSON(data []byte) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil {
@@ -122,6 +128,9 @@ func (s *SubjectCounts) UnmarshalJSON(data []byte) error {
 			err = json.Unmarshal(v, &s.Type)
 		case "subject":
 			err = json.Unmarshal(v, &s.Subject)
+		case "watching":
+			s.Watching = new(int64)
+			err = json.Unmarshal(v, s.Watching)
 		default:
 			var n int64
 			err = json.Unmarshal(v, &n)
@@ -212,6 +221,8 @@ type Doc struct {
 	Data     json.RawMessage `json:"data,omitempty"`
 	Stage    string          `json:"stage,omitempty"`
 	Reason   string          `json:"reason,omitempty"`
+	// Highlights are the words that matched q, by field (id, type, subject, text), lower-cased.
+	Highlights map[string][]string `json:"highlights,omitempty"`
 }
 
 // Failure is a dead letter (GET /v1/failures) or a rejected input (GET /v1/rejections).

@@ -35,6 +35,7 @@ type client struct {
 	mu        sync.Mutex
 	subs      map[string]*subscription
 	nSubjects int
+	watched   map[string]int  // per subject, the watch subscriptions naming it
 	pending   []*subscription // have something to send, or a snapshot to read
 	woken     bool            // queue added to pending since c.mu was taken: unlock wakes the writer
 	outbox    [][]byte        // error frames
@@ -127,7 +128,7 @@ func (c *client) subscribe(s spec) *events.Error {
 		c.mu.Unlock()
 		return perr("too_many_subjects", "at most %d subjects per connection", h.cfg.MaxSubjects)
 	}
-	sub := &subscription{c: c, id: s.id, idJSON: quote(s.id), typ: s.typ, isTop: s.top}
+	sub := &subscription{c: c, id: s.id, idJSON: quote(s.id), typ: s.typ, isTop: s.top, watch: s.watch}
 	if !s.top {
 		sub.snap = snapWanted
 	}
@@ -147,6 +148,9 @@ func (c *client) subscribe(s spec) *events.Error {
 			c.offerTop(sub, res)
 		}
 		return nil
+	}
+	if sub.watch { // before the snapshot: it counts this connection
+		h.watch(sub)
 	}
 	// Indexed before the snapshot is read: a change that lands meanwhile is merged, not lost.
 	h.index(sub)
@@ -394,6 +398,11 @@ func (c *client) takeSnapshot(sub *subscription, now time.Time) {
 	default:
 		sub.snap, sub.failures = snapLive, 0
 		sub.merge(res.snap)
+		if sub.watch {
+			for _, st := range sub.subjects {
+				st.watching = h.presence.watching(st.name)
+			}
+		}
 		start := len(c.buf)
 		c.buf = sub.appendSnapshot(c.buf, h.keys)
 		c.mark(start, "snapshot")

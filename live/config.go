@@ -57,6 +57,12 @@ type Config struct {
 	MaxConns        int
 	MaxConnsPerAddr int
 
+	// Presence shares the counts of watching connections between live processes (nil: this
+	// process's own only); PresenceInterval is how often it is synced, so a tab that closes
+	// leaves the totals everywhere within about two intervals.
+	Presence         PresenceStore
+	PresenceInterval time.Duration
+
 	// Logger receives the hub's and the feed's logs (nil: slog.Default() when New runs).
 	Logger *slog.Logger
 	// Metrics receives the hub's metrics (nil: not registered anywhere).
@@ -69,6 +75,7 @@ func DefaultConfig() Config {
 		Layout:           events.DefaultLayout(),
 		Interval:         100 * time.Millisecond,
 		PingInterval:     5 * time.Second,
+		PresenceInterval: time.Second,
 		SlowTimeout:      5 * time.Second,
 		QueryTimeout:     2 * time.Second,
 		SnapshotBatch:    2000,
@@ -97,7 +104,8 @@ func (c Config) withDefaults() (Config, error) {
 	var negative []string
 	for name, v := range map[string]int64{
 		"Interval": int64(c.Interval), "PingInterval": int64(c.PingInterval), "SlowTimeout": int64(c.SlowTimeout),
-		"QueryTimeout": int64(c.QueryTimeout), "SnapshotBatch": int64(c.SnapshotBatch), "SnapshotReads": int64(c.SnapshotReads),
+		"PresenceInterval": int64(c.PresenceInterval),
+		"QueryTimeout":     int64(c.QueryTimeout), "SnapshotBatch": int64(c.SnapshotBatch), "SnapshotReads": int64(c.SnapshotReads),
 		"ReadLimit": c.ReadLimit, "MaxSubscriptions": int64(c.MaxSubscriptions), "MaxSubjects": int64(c.MaxSubjects),
 		"MaxTopLimit": int64(c.MaxTopLimit), "ErrorBudget": int64(c.ErrorBudget),
 	} {

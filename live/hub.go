@@ -19,8 +19,8 @@ import (
 
 // Hub holds the connected clients and their subscriptions.
 //
-// Lock order: Hub.mu, then client.mu; snapshotter.mu, then client.mu; Hub.topMu is never held
-// while taking another lock.
+// Lock order: Hub.mu, then client.mu; snapshotter.mu, then client.mu; client.mu, then
+// presence.mu; Hub.topMu is never held while taking another lock.
 type Hub struct {
 	cfg   Config
 	src   Source
@@ -28,6 +28,8 @@ type Hub struct {
 	m     *metrics
 	keys  [][]byte // `,"1m":` per window
 	snaps *snapshotter
+
+	presence *presence
 
 	origins *httpapi.Origins
 	conns   *connLimit
@@ -66,16 +68,18 @@ func New(src Source, cfg Config) (*Hub, error) {
 		topWake:   make(chan struct{}, 1),
 	}
 	h.snaps = newSnapshotter(h)
+	h.presence = newPresence()
 	return h, nil
 }
 
 // Run reads snapshots and computes leaderboards until ctx ends, then closes every client with
 // 1001 (going away) and returns once all of them are gone.
 func (h *Hub) Run(ctx context.Context) error {
-	var snaps sync.WaitGroup
-	snaps.Go(func() { h.snaps.run(ctx) })
+	var bg sync.WaitGroup
+	bg.Go(func() { h.snaps.run(ctx) })
+	bg.Go(func() { h.runPresence(ctx) })
 	err := h.runTop(ctx)
-	snaps.Wait()
+	bg.Wait()
 	h.Close()
 	h.live.Wait()
 	return err
@@ -139,6 +143,9 @@ func (h *Hub) index(sub *subscription) {
 
 // drop stops a removed subscription from receiving anything.
 func (h *Hub) drop(sub *subscription) {
+	if sub.watch {
+		h.unwatch(sub)
+	}
 	if sub.isTop {
 		h.leaveTop(sub)
 		return

@@ -16,7 +16,7 @@ const (
 
 // request is one client frame:
 //
-//	{"op":"subscribe","id":"s1","type":"video_liked","subjects":["video-1"]}
+//	{"op":"subscribe","id":"s1","type":"video_liked","subjects":["video-1"],"watch":true}
 //	{"op":"subscribe","id":"s2","type":"video_liked","top":{"window":"1m","limit":10}}
 //	{"op":"unsubscribe","id":"s1"}
 type request struct {
@@ -25,6 +25,7 @@ type request struct {
 	Type     string      `json:"type"`
 	Subjects []string    `json:"subjects"`
 	Top      *topRequest `json:"top"`
+	Watch    bool        `json:"watch"` // count this connection as watching the subjects; frames carry "watching"
 }
 
 type topRequest struct {
@@ -40,6 +41,7 @@ type spec struct {
 	top      bool
 	window   int // index into the windows
 	limit    int
+	watch    bool
 }
 
 // perr is the error of a bad client frame: an error frame on a WebSocket, a 400 over SSE.
@@ -49,7 +51,7 @@ func perr(code, format string, args ...any) *events.Error {
 
 // parseSpec validates a subscribe request; the caps per connection are checked by the client.
 func (h *Hub) parseSpec(r *request) (spec, *events.Error) {
-	s := spec{id: r.ID, typ: r.Type}
+	s := spec{id: r.ID, typ: r.Type, watch: r.Watch}
 	if !events.ValidID(r.ID) {
 		return s, perr("invalid_id", "id must be 1-%d characters of [A-Za-z0-9._:-]", events.MaxIDLen)
 	}
@@ -59,6 +61,8 @@ func (h *Hub) parseSpec(r *request) (spec, *events.Error) {
 	switch {
 	case r.Top != nil && len(r.Subjects) > 0:
 		return s, perr("invalid_subscription", "subscribe to subjects or to a top list, not both")
+	case r.Top != nil && r.Watch:
+		return s, perr("invalid_subscription", "watch applies to subjects, not to a top list")
 	case r.Top != nil:
 		s.top = true
 		if s.window = events.FindWindow(h.cfg.Windows, r.Top.Window); s.window < 0 {
@@ -114,13 +118,18 @@ func appendHeader(b []byte, op string, id []byte, seq, at int64) []byte {
 	return strconv.AppendInt(b, at, 10)
 }
 
-// appendCount writes {"subject":"video-1","1m":3,"5m":9,"10m":12}.
-func appendCount(b []byte, keys [][]byte, subject []byte, counts []int64) []byte {
+// appendCount writes {"subject":"video-1","1m":3,"5m":9,"10m":12}, and "watching":2 when
+// watching is not negative.
+func appendCount(b []byte, keys [][]byte, subject []byte, counts []int64, watching int64) []byte {
 	b = append(b, `{"subject":`...)
 	b = append(b, subject...)
 	for i, k := range keys {
 		b = append(b, k...)
 		b = strconv.AppendInt(b, counts[i], 10)
+	}
+	if watching >= 0 {
+		b = append(b, `,"watching":`...)
+		b = strconv.AppendInt(b, watching, 10)
 	}
 	return append(b, '}')
 }

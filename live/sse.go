@@ -14,7 +14,7 @@ import (
 	"github.com/pulsehq/pulse/internal/httpapi"
 )
 
-// ServeSSE is GET /v1/live/sse?type=T&subject=S… (or &top=1m&limit=10, optional &id=): one
+// ServeSSE is GET /v1/live/sse?type=T&subject=S… (or &top=1m&limit=10, optional &id=, &watch=1): one
 // subscription as Server-Sent Events, each event's data one frame of the WebSocket protocol.
 func (h *Hub) ServeSSE(c *gin.Context) {
 	release, ok := h.admit(c)
@@ -23,7 +23,7 @@ func (h *Hub) ServeSSE(c *gin.Context) {
 	}
 	defer release()
 	q := c.Request.URL.Query()
-	r := request{Op: opSubscribe, ID: q.Get("id"), Type: q.Get("type"), Subjects: q["subject"]}
+	r := request{Op: opSubscribe, ID: q.Get("id"), Type: q.Get("type"), Subjects: q["subject"], Watch: q.Get("watch") == "1"}
 	if r.ID == "" {
 		r.ID = "sse"
 	}

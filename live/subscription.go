@@ -14,6 +14,7 @@ type subscription struct {
 	typ    string
 
 	isTop    bool
+	watch    bool            // counts its connection as watching its subjects; frames say how many
 	subjects []*subjectState // subject subscriptions, in the client's order
 	group    *topGroup       // top subscriptions: set by joinTop before the first leaderboard
 
@@ -45,13 +46,14 @@ const (
 
 // subjectState is the latest known counts of one subject of a subscription.
 type subjectState struct {
-	sub     *subscription
-	name    string
-	json    []byte
-	part    int
-	counts  []int64
-	version int64 // of the partition change (or snapshot) the counts come from
-	changed bool  // since the last frame
+	sub      *subscription
+	name     string
+	json     []byte
+	part     int
+	counts   []int64
+	version  int64 // of the partition change (or snapshot) the counts come from
+	watching int64 // connections watching the subject, over every live process (watch subscriptions)
+	changed  bool  // since the last frame
 }
 
 // apply stores a change's counts when it is newer than what the state has. It reports
@@ -99,9 +101,17 @@ func (sub *subscription) appendSnapshot(b []byte, keys [][]byte) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendCount(b, keys, st.json, st.counts)
+		b = appendCount(b, keys, st.json, st.counts, sub.watching(st))
 	}
 	return append(b, "]}"...)
+}
+
+// watching is what a frame says of st's watchers: nothing (-1) unless sub asked.
+func (sub *subscription) watching(st *subjectState) int64 {
+	if !sub.watch {
+		return -1
+	}
+	return st.watching
 }
 
 // appendUpdate writes the counts of the subjects changed since the last frame.
@@ -118,7 +128,7 @@ func (sub *subscription) appendUpdate(b []byte, keys [][]byte) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendCount(b, keys, st.json, st.counts)
+		b = appendCount(b, keys, st.json, st.counts, sub.watching(st))
 		st.changed = false
 	}
 	sub.changed = 0

@@ -239,6 +239,7 @@ func TestBadFramesAnsweredWithErrors(t *testing.T) {
 		{"empty subject", `{"op":"subscribe","id":"x","type":"t","subjects":[""]}`, "missing_subject", "x"},
 		{"neither", `{"op":"subscribe","id":"x","type":"t"}`, "invalid_subscription", "x"},
 		{"both", `{"op":"subscribe","id":"x","type":"t","subjects":["a"],"top":{"window":"1m","limit":1}}`, "invalid_subscription", "x"},
+		{"watching a top list", `{"op":"subscribe","id":"x","type":"t","top":{"window":"1m","limit":1},"watch":true}`, "invalid_subscription", "x"},
 		{"bad window", `{"op":"subscribe","id":"x","type":"t","top":{"window":"2m","limit":1}}`, "invalid_window", "x"},
 		{"limit zero", `{"op":"subscribe","id":"x","type":"t","top":{"window":"1m","limit":0}}`, "invalid_limit", "x"},
 		{"limit too big", `{"op":"subscribe","id":"x","type":"t","top":{"window":"1m","limit":51}}`, "invalid_limit", "x"},

@@ -16,6 +16,7 @@ func (a *App) mountLive() error {
 	// The connection caps count by gin's ClientIP: trusted proxies from Config.TrustedProxies.
 	cfg := a.cfg.Live
 	cfg.Windows, cfg.Layout, cfg.AllowedOrigins, cfg.Logger, cfg.Metrics = a.windows, a.layout, a.cfg.AllowedOrigins, a.log, a.reg
+	cfg.Presence = live.NewRedisPresence(a.rdb)
 	hub, err := live.New(counterSource{counter.NewReader(a.rdb, a.layout, a.windows)}, cfg)
 	if err != nil {
 		return err
