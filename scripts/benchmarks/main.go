@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string) error {
 	out := fs.String("out", "BENCHMARKS.md", "report to write")
 	baseline := fs.String("serve-baseline", "", "internal: serve the bare 202 handler on this address")
 	quick := fs.Bool("quick", false, "short runs (a smoke test of the suite, not a measurement)")
+	only := fs.String("only", "", `run one section and print it instead of writing the report: "presence"`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,6 +64,9 @@ func run(ctx context.Context, args []string) error {
 	defer os.RemoveAll(dir)
 	r := &report{started: time.Now()}
 	r.machine = describeMachine(ctx)
+	if *only != "" && *only != "presence" {
+		return fmt.Errorf("-only %q: the sections that run alone are: presence", *only)
+	}
 
 	redisPort, err := freePort()
 	if err != nil {
@@ -73,6 +77,18 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer stopRedis()
+
+	if *only == "presence" {
+		bin, err := buildPulse(ctx, dir)
+		if err != nil {
+			return err
+		}
+		if r.presence, err = measurePresence(ctx, dir, bin, redisPort, int(10_000*scale), dur(20)); err != nil {
+			return err
+		}
+		r.presenceSection(func(format string, args ...any) { fmt.Printf(format+"\n", args...) })
+		return nil
+	}
 
 	logf("redis-benchmark XADD ceilings")
 	if r.xadd1, err = redisBenchmark(ctx, redisPort, 1, int(200_000*scale)); err != nil {
@@ -92,10 +108,9 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 
-	logf("building pulse")
-	bin := filepath.Join(dir, "pulse")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/pulse").CombinedOutput(); err != nil {
-		return fmt.Errorf("build pulse: %v\n%s", err, out)
+	bin, err := buildPulse(ctx, dir)
+	if err != nil {
+		return err
 	}
 	// Each run starts the roles it measures: in a deployment the indexer (and, for ingest runs,
 	// the counter and live roles) run in other processes, so they don't share these two cores.
@@ -148,6 +163,14 @@ func run(ctx context.Context, args []string) error {
 		*run.dst = res
 	}
 
+	logf("presence: %d WebSocket connections watching, and not", int(10_000*scale))
+	if out, err := exec.CommandContext(ctx, "redis-cli", "-p", strconv.Itoa(redisPort), "FLUSHALL").CombinedOutput(); err != nil {
+		return fmt.Errorf("flush redis: %v: %s", err, out)
+	}
+	if r.presence, err = measurePresence(ctx, dir, bin, redisPort, int(10_000*scale), dur(20)); err != nil {
+		return err
+	}
+
 	logf("counter apply rate (go test -bench)")
 	if r.counter, err = goBench(ctx, "./consumers/counter", "BenchmarkApply", scale); err != nil {
 		return err
@@ -181,6 +204,16 @@ func run(ctx context.Context, args []string) error {
 	}
 	logf("wrote %s", *out)
 	return nil
+}
+
+// buildPulse builds the pulse binary into dir.
+func buildPulse(ctx context.Context, dir string) (string, error) {
+	logf("building pulse")
+	bin := filepath.Join(dir, "pulse")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/pulse").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build pulse: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 func logf(format string, args ...any) {

@@ -14,6 +14,7 @@ type report struct {
 	xadd1, xadd64         float64
 	bare, single, batch   *loadgen.Result
 	e2e1k, e2e10k, fanout *loadgen.Result
+	presence              []presenceRun
 	counter               []string
 	mqtt                  []string
 	scale                 []*scaleRun
@@ -71,6 +72,7 @@ func (r *report) markdown() string {
 	}
 	p("```")
 	p("")
+	r.presenceSection(p)
 	r.mqttSection(p)
 	r.scaleSection(p)
 	r.archiveSection(p)
