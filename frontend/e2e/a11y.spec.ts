@@ -6,6 +6,10 @@ import AxeBuilder from '@axe-core/playwright';
 import type { Page } from '@playwright/test';
 import { expect, note, openBoard, publish, search, test, unique, untilVisible } from './fixtures';
 
+// Colors are judged at rest: a count that rises fades in for half a second (Count.tsx), unless
+// the user asked for reduced motion.
+test.use({ reducedMotion: 'reduce' });
+
 async function checkA11y(page: Page, what: string): Promise<void> {
   // @axe-core/playwright types its page with the top-level playwright-core, a patch release
   // apart from @playwright/test's own: the same API.

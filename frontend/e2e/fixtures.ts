@@ -120,7 +120,7 @@ export async function search(page: Page, q: string, opts: { type?: boolean } = {
  * untilVisible waits for what may take a moment to be indexed (usually well under a second,
  * seconds on a loaded machine), asking the page to refresh its results between looks.
  */
-export async function untilVisible(page: Page, what: Locator, timeout = 20_000): Promise<void> {
+export async function untilVisible(page: Page, what: Locator, timeout = 30_000): Promise<void> {
   await expect(async () => {
     if (!(await what.count())) {
       await page
