@@ -124,7 +124,7 @@ export function Pipeline() {
           <section className="panel" aria-labelledby="parts-title">
             <h2 id="parts-title">Partitions</h2>
             {/* Scrolls sideways on a phone: focusable, so the keyboard can scroll it too. */}
-            <div className="table-wrap" tabIndex={0} role="region" aria-labelledby="parts-title">
+            <div className="table-wrap" tabIndex={0} role="region" aria-label="Partitions table">
               <table className="table partitions">
                 <thead>
                   <tr>
@@ -237,7 +237,7 @@ export function MQTTPanel({ intakes, now }: { intakes: MQTTIntake[]; now: number
         </p>
       ) : (
         <>
-          <div className="table-wrap" tabIndex={0} role="region" aria-labelledby="mqtt-title">
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="MQTT clients table">
             <table className="table mqtt-clients" aria-labelledby="mqtt-title">
               <thead>
                 <tr>
