@@ -27,7 +27,8 @@ const readme = { width: 1360, height: 900 };
 
 const projects: PlaywrightTestConfig['projects'] = [
   { name: 'desktop', use: { viewport: desktop }, testIgnore: ['smooth.spec.ts', 'shots.spec.ts'] },
-  { name: 'mobile', use: { viewport: mobile }, testMatch: ['layout.spec.ts', 'a11y.spec.ts'] },
+  // The phone runs what depends on the layout: the pages, axe, search and who is watching.
+  { name: 'mobile', use: { viewport: mobile }, testMatch: ['layout.spec.ts', 'a11y.spec.ts', 'search.spec.ts', 'watching.spec.ts'] },
 ];
 if (process.env.PULSE_E2E_SMOOTH === '1') {
   projects.push({ name: 'smooth', use: { viewport: readme }, testMatch: 'smooth.spec.ts' });
