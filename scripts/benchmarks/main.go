@@ -114,24 +114,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	// Each run starts the roles it measures: in a deployment the indexer (and, for ingest runs,
 	// the counter and live roles) run in other processes, so they don't share these two cores.
-	pulse := func(roles string) func(addr string) *exec.Cmd {
-		return func(addr string) *exec.Cmd {
-			cmd := exec.Command(bin, "serve", "--roles", roles)
-			cmd.Env = append(os.Environ(),
-				"PULSE_ADDR="+addr,
-				fmt.Sprintf("PULSE_REDIS_URL=redis://127.0.0.1:%d/0", redisPort),
-				"PULSE_DATA_DIR="+filepath.Join(dir, "data"),
-				"PULSE_LOG_LEVEL=warn",
-				// No archiver runs here (the archive has its own section): without an archive,
-				// trimming does not wait for one, as before the archive existed.
-				"PULSE_ARCHIVE_URL=off",
-				// The fan-out run opens 10,000 WebSockets from this one address.
-				"PULSE_LIVE_MAX_CONNS=20000",
-				"PULSE_LIVE_MAX_CONNS_PER_ADDR=20000",
-			)
-			return cmd
-		}
-	}
+	pulse := pulseCmd(bin, dir, redisPort)
 	const ingestOnly, livePath = "ingest", "ingest,counter,live"
 	runs := []struct {
 		name  string
@@ -204,6 +187,29 @@ func run(ctx context.Context, args []string) error {
 	}
 	logf("wrote %s", *out)
 	return nil
+}
+
+// pulseCmd returns how to start `pulse serve --roles <roles>` on an address, against the
+// suite's Redis.
+func pulseCmd(bin, dir string, redisPort int) func(roles string) func(addr string) *exec.Cmd {
+	return func(roles string) func(addr string) *exec.Cmd {
+		return func(addr string) *exec.Cmd {
+			cmd := exec.Command(bin, "serve", "--roles", roles)
+			cmd.Env = append(os.Environ(),
+				"PULSE_ADDR="+addr,
+				fmt.Sprintf("PULSE_REDIS_URL=redis://127.0.0.1:%d/0", redisPort),
+				"PULSE_DATA_DIR="+filepath.Join(dir, "data"),
+				"PULSE_LOG_LEVEL=warn",
+				// No archiver runs here (the archive has its own section): without an archive,
+				// trimming does not wait for one, as before the archive existed.
+				"PULSE_ARCHIVE_URL=off",
+				// The fan-out runs open 10,000 WebSockets from this one address.
+				"PULSE_LIVE_MAX_CONNS=20000",
+				"PULSE_LIVE_MAX_CONNS_PER_ADDR=20000",
+			)
+			return cmd
+		}
+	}
 }
 
 // buildPulse builds the pulse binary into dir.

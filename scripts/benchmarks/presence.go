@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -39,15 +38,7 @@ func measurePresence(ctx context.Context, dir, bin string, redisPort, conns int,
 	for _, watch := range []bool{false, true} {
 		var cmd *exec.Cmd
 		mk := func(addr string) *exec.Cmd {
-			cmd = exec.Command(bin, "serve", "--roles", "live")
-			cmd.Env = append(os.Environ(),
-				"PULSE_ADDR="+addr,
-				fmt.Sprintf("PULSE_REDIS_URL=redis://127.0.0.1:%d/0", redisPort),
-				"PULSE_DATA_DIR="+filepath.Join(dir, "data"),
-				"PULSE_LOG_LEVEL=warn",
-				"PULSE_LIVE_MAX_CONNS=20000",
-				"PULSE_LIVE_MAX_CONNS_PER_ADDR=20000",
-			)
+			cmd = pulseCmd(bin, dir, redisPort)("live")(addr)
 			return cmd
 		}
 		var run presenceRun
