@@ -2,6 +2,9 @@ module github.com/pulsehq/pulse
 
 go 1.26.0
 
+// npm packages may ship Go files (flatted does): ./... is Pulse's code only.
+ignore ./frontend/node_modules
+
 replace github.com/Azure/go-ansiterm => github.com/Azure/go-ansiterm v0.0.0-20250102033503-faa5f7b0171c
 
 require (
