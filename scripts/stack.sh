@@ -111,11 +111,16 @@ mqtt_up() {
     sed -e "s|^listener 1883|listener $MQTT_PORT 127.0.0.1|" -e "s|^persistence_location .*|persistence_location $dir/|" \
       deploy/mosquitto.conf >"$dir/mosquitto.conf"
     printf 'pid_file %s\nlog_dest file %s\n' "$dir/mosquitto.pid" "$dir/mosquitto.log" >>"$dir/mosquitto.conf"
-    # Started as root, mosquitto runs as the user "mosquitto": its folder must be that user's,
-    # or it keeps no persistence.
-    if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then chown -R mosquitto "$dir"; fi
+    # Started as root, mosquitto would switch to the user "mosquitto", who may not even reach
+    # this folder (a checkout under /root, a 0700 temp dir): it would keep no persistence, or
+    # not start. As root, it stays root.
+    if [ "$(id -u)" = 0 ]; then echo 'user root' >>"$dir/mosquitto.conf"; fi
     "$bin" -d -c "$dir/mosquitto.conf"
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null && break; sleep 0.05; done
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null; then
+      echo "mqtt: off (mosquitto did not start: see $dir/mosquitto.log, or run $bin -c $dir/mosquitto.conf)" >&2
+      return
+    fi
   fi
   echo "mqtt: mosquitto on 127.0.0.1:$MQTT_PORT (publish to pulse/events/#, docs/mqtt.md)"
   export PULSE_MQTT_URL=mqtt://127.0.0.1:$MQTT_PORT
