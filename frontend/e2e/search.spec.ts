@@ -89,7 +89,7 @@ test('prefix search as you type: "vid" finds video-… subjects without Enter', 
   note('hits for vid', `${await page.locator('li.hit').count()} shown, ${await videos.count()} with a video-… subject`);
 });
 
-test('typos: "pancakez" finds delicious pancakes, but "kitchem" does not find subject kitchen-42', async ({ page, request }) => {
+test('typos: "pancakez" finds delicious pancakes, but neither "kitchem" (subject kitchen-42) nor a typo in its id finds it', async ({ page, request }) => {
   const id = unique('e2e-typo-');
   await publish(request, [{ id, type: 'e2e_typo', subject: 'kitchen-42', data: { title: 'delicious pancakes' } }]);
   await expect.poll(() => searchIds(request, 'kitchen-42'), { timeout: 20_000 }).toContain(id); // indexed
@@ -105,4 +105,15 @@ test('typos: "pancakez" finds delicious pancakes, but "kitchem" does not find su
   await expect(page.locator('section.results')).toHaveAttribute('aria-busy', 'false');
   await expect(hit(page, id)).toHaveCount(0);
   expect(await searchIds(request, 'kitchem'), 'GET /v1/search?q=kitchem (no typos on subjects)').not.toContain(id);
+
+  // The id's own last word, found as typed, and not with its last character changed.
+  const word = id.split('-').at(-1)!;
+  const typo = word.slice(0, -1) + (word.endsWith('x') ? 'y' : 'x');
+  expect(await searchIds(request, word), `GET /v1/search?q=${word} (a word of the id)`).toContain(id);
+  const typed = answered(page, typo);
+  await search(page, typo);
+  await typed;
+  await expect(page.locator('section.results')).toHaveAttribute('aria-busy', 'false');
+  await expect(hit(page, id)).toHaveCount(0);
+  expect(await searchIds(request, typo), `GET /v1/search?q=${typo} (no typos on ids)`).not.toContain(id);
 });
