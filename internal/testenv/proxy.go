@@ -7,6 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,16 +45,42 @@ type Proxy struct {
 
 // StartProxy starts a proxy named name (in error messages) to upstream on a free loopback port, stopped
 // at cleanup. It dials upstream only when a client connects.
+//
+// The port is below the kernel's ephemeral range: ResetConnections frees it for a moment, and
+// a port of that range could meanwhile become the local port of any test's outgoing
+// connection, which would keep the proxy from listening again.
 func StartProxy(t testing.TB, name, upstream string) *Proxy {
 	t.Helper()
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
-	tp := toxiproxy.NewProxy(server, name, "127.0.0.1:0", upstream)
-	if err := tp.Start(); err != nil {
-		t.Fatalf("testenv: proxy %s: %v", name, err)
+	low := ephemeralLow()
+	var err error
+	for range 100 { // another test may hold the port drawn
+		port := 10_000 + rand.IntN(low-10_000)
+		tp := toxiproxy.NewProxy(server, name, fmt.Sprintf("127.0.0.1:%d", port), upstream)
+		if err = tp.Start(); err == nil {
+			t.Cleanup(tp.Stop)
+			return &Proxy{Addr: tp.Listen, Upstream: upstream, t: t, proxy: tp, injected: map[string]int{}}
+		}
 	}
-	t.Cleanup(tp.Stop)
-	// Start returns once the listener is bound; Listen then holds the real address.
-	return &Proxy{Addr: tp.Listen, Upstream: upstream, t: t, proxy: tp, injected: map[string]int{}}
+	t.Fatalf("testenv: proxy %s: %v", name, err)
+	return nil
+}
+
+// ephemeralLow is the first port the kernel hands out to outgoing connections (Linux), or the
+// IANA range's start where that cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 49152
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 49152
+	}
+	if n, err := strconv.Atoi(f[0]); err == nil && n > 11_000 {
+		return n
+	}
+	return 49152
 }
 
 // Fault is one toxiproxy toxic. DelayReplies, LoseReplies, CutRequests and ResetPeer build the
