@@ -18,7 +18,7 @@ ARG VERSION=dev
 # Only the modules the binary imports are fetched (go.mod also lists the task tool's).
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /pulse ./cmd/pulse \
+    CGO_ENABLED=1 go build -tags nomsgpack -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /pulse ./cmd/pulse \
     && mkdir -p /rootfs/data /rootfs/archive
 
 # cc, not static: the archive's query engine (DuckDB) is C++ linked in with cgo, and needs glibc

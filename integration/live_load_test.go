@@ -28,7 +28,7 @@ import (
 // tests share the process heap.)
 func TestLiveSlowClient(t *testing.T) {
 	t.Parallel()
-	p := Start(t, nil, liveTune(func(c *app.Config) { c.Live.SlowTimeout = 10 * time.Second }))
+	p := Start(t, nil, liveTune(func(c *app.Config) { c.Live.SlowTimeout, c.Live.PingInterval = 10*time.Second, 5*time.Second }))
 	subjects := []string{"s0", "s1", "s2", "s3", "s4"}
 	stuck := dialLiveStuck(t, p)
 	stuck.subscribe("s", "video_liked", subjects...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -50,11 +51,18 @@ type client struct {
 	// Only the writer uses these.
 	buf    []byte
 	frames []frameRef
+
+	// The write watchdog's view of a WebSocket writer: when the frame being written started
+	// (unix ns, 0 when none), and how to end a write that takes too long. abortWrite is set
+	// before the writer starts; nil for SSE, whose writes have deadlines.
+	writing      atomic.Int64
+	writeExpired atomic.Bool
+	abortWrite   func() error
 }
 
 type frameRef struct {
 	start, end int
-	op         string
+	sent       prometheus.Counter // frames sent, of the frame's op
 }
 
 func (h *Hub) newClient(transport string) *client {
@@ -298,7 +306,7 @@ func (c *client) sendOutbox(ctx context.Context, s sink) {
 		if s.send(ctx, f) != nil {
 			return
 		}
-		c.h.m.frames.WithLabelValues("error").Inc()
+		c.h.m.sent.errors.Inc()
 	}
 }
 
@@ -307,7 +315,7 @@ func (c *client) fail(err error) {
 	// Info, not Debug: a closed client is rare enough to log, and an operator asking why a
 	// dashboard reconnected needs the cause.
 	c.h.log.Info("live: closing client", "transport", c.transport, "err", err)
-	if errors.Is(err, errTooSlow) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, errTooSlow) {
 		c.stop(websocket.StatusPolicyViolation, "client too slow", c.h.m.slowCloses)
 		return
 	}
@@ -331,7 +339,7 @@ func (c *client) flush(ctx context.Context, s sink, now time.Time) (time.Duratio
 	for _, e := range c.outbox {
 		start := len(c.buf)
 		c.buf = append(c.buf, e...)
-		c.mark(start, "error")
+		c.mark(start, c.h.m.sent.errors)
 	}
 	c.outbox = c.outbox[:0]
 	kept := c.pending[:0]
@@ -355,12 +363,12 @@ func (c *client) flush(ctx context.Context, s sink, now time.Time) (time.Duratio
 		case sub.isTop && sub.top != sub.sentTop:
 			start := len(c.buf)
 			c.buf = sub.appendTop(c.buf)
-			c.mark(start, "top")
+			c.mark(start, c.h.m.sent.top)
 			sub.due, sub.queued = now.Add(interval), false
 		case !sub.isTop && sub.changed > 0:
 			start := len(c.buf)
 			c.buf = sub.appendUpdate(c.buf, c.h.keys)
-			c.mark(start, "update")
+			c.mark(start, c.h.m.sent.updates)
 			sub.due, sub.queued = now.Add(interval), false
 		default:
 			sub.queued = false
@@ -393,7 +401,7 @@ func (c *client) takeSnapshot(sub *subscription, now time.Time) {
 		if sub.failures == 1 {
 			start := len(c.buf)
 			c.buf = appendError(c.buf, sub.id, perr("unavailable", "counts cannot be read right now; retrying"))
-			c.mark(start, "error")
+			c.mark(start, c.h.m.sent.errors)
 		}
 	default:
 		sub.snap, sub.failures = snapLive, 0
@@ -405,7 +413,7 @@ func (c *client) takeSnapshot(sub *subscription, now time.Time) {
 		}
 		start := len(c.buf)
 		c.buf = sub.appendSnapshot(c.buf, h.keys)
-		c.mark(start, "snapshot")
+		c.mark(start, c.h.m.sent.snapshots)
 		sub.due = now.Add(h.cfg.Interval)
 	}
 }
@@ -428,9 +436,18 @@ func (c *client) offerSnapshot(sub *subscription, res *snapRead) {
 	c.queue(sub)
 }
 
-// mark records the frame appended to the writer's buffer since start.
-func (c *client) mark(start int, op string) {
-	c.frames = append(c.frames, frameRef{start, len(c.buf), op})
+// mark records the frame appended to the writer's buffer since start, counted on sent.
+func (c *client) mark(start int, sent prometheus.Counter) {
+	c.frames = append(c.frames, frameRef{start, len(c.buf), sent})
+}
+
+// checkWrite ends the write in progress if it started before limit: its peer has not taken a
+// frame for that long (the socket is full), so not even a close frame can go.
+func (c *client) checkWrite(limit int64) {
+	if at := c.writing.Load(); at != 0 && at < limit && c.abortWrite != nil {
+		c.writeExpired.Store(true)
+		_ = c.abortWrite()
+	}
 }
 
 func (c *client) write(ctx context.Context, s sink) error {
@@ -438,7 +455,7 @@ func (c *client) write(ctx context.Context, s sink) error {
 		if err := s.send(ctx, c.buf[f.start:f.end]); err != nil {
 			return err
 		}
-		c.h.m.frames.WithLabelValues(f.op).Inc()
+		f.sent.Inc()
 	}
 	return nil
 }

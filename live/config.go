@@ -28,7 +28,9 @@ type Config struct {
 	// ("*.example.com", "localhost:5173") or, with a scheme, "https://app.example.com".
 	AllowedOrigins []string
 
-	// PingInterval is how often a WebSocket is pinged, or an SSE stream gets a comment line.
+	// PingInterval is how often a WebSocket is pinged, or an SSE stream gets a comment line:
+	// what finds a peer that vanished without closing, and keeps idle proxies from cutting the
+	// stream. Every ping wakes its connection, so it is what idle connections cost.
 	PingInterval time.Duration
 	// SlowTimeout bounds a WebSocket client's answer to a ping and the write of one frame. A
 	// client that does not answer is not reading, and one whose socket stays full that long
@@ -74,7 +76,7 @@ func DefaultConfig() Config {
 	return Config{
 		Layout:           events.DefaultLayout(),
 		Interval:         100 * time.Millisecond,
-		PingInterval:     5 * time.Second,
+		PingInterval:     25 * time.Second,
 		PresenceInterval: time.Second,
 		SlowTimeout:      5 * time.Second,
 		QueryTimeout:     2 * time.Second,

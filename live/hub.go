@@ -78,6 +78,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	var bg sync.WaitGroup
 	bg.Go(func() { h.snaps.run(ctx) })
 	bg.Go(func() { h.runPresence(ctx) })
+	bg.Go(func() { h.watchWrites(ctx) })
 	err := h.runTop(ctx)
 	bg.Wait()
 	h.Close()
@@ -97,6 +98,26 @@ func (h *Hub) Close() {
 	h.mu.Unlock()
 	for _, c := range clients {
 		c.stop(websocket.StatusGoingAway, "server shutting down", nil)
+	}
+}
+
+// watchWrites ends WebSocket writes that take longer than SlowTimeout, checking every quarter
+// of it (at most every second): a write is cut after SlowTimeout to 1.25 × SlowTimeout.
+func (h *Hub) watchWrites(ctx context.Context) {
+	t := time.NewTicker(min(max(h.cfg.SlowTimeout/4, 10*time.Millisecond), time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			limit := now.Add(-h.cfg.SlowTimeout).UnixNano()
+			h.mu.RLock()
+			for c := range h.clients {
+				c.checkWrite(limit)
+			}
+			h.mu.RUnlock()
+		}
 	}
 }
 

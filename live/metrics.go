@@ -13,6 +13,7 @@ type metrics struct {
 	connections  *prometheus.GaugeVec   // transport
 	refused      *prometheus.CounterVec // reason: server_full, too_many_connections
 	frames       *prometheus.CounterVec // op
+	sent         sentFrames             // frames' children, resolved once: a frame is the hot path
 	conflated    prometheus.Counter
 	stale        prometheus.Counter
 	slowCloses   prometheus.Counter
@@ -58,8 +59,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "change_delay_seconds", Help: "Time from a change set's at (Redis clock) to the hub applying it (includes clock skew).",
 			Buckets: telemetry.LatencyBuckets}),
 	}
+	m.sent = sentFrames{
+		snapshots: m.frames.WithLabelValues("snapshot"), updates: m.frames.WithLabelValues("update"),
+		top: m.frames.WithLabelValues("top"), errors: m.frames.WithLabelValues("error"),
+	}
 	for _, reason := range []string{"server_full", "too_many_connections"} {
 		m.refused.WithLabelValues(reason) // exported at 0 from the start: alerts see a series
 	}
 	return m
+}
+
+// sentFrames counts the frames sent, by op.
+type sentFrames struct {
+	snapshots, updates, top, errors prometheus.Counter
 }

@@ -36,6 +36,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.Track, "track", d.Track, "hottest subjects whose end-to-end latency is measured")
 	fs.DurationVar(&c.Settle, "settle", d.Settle, "longest wait for counts to catch up after sending")
 	fs.Uint64Var(&c.Seed, "seed", 0, "seed of the subject sequence (0 = from the clock)")
+	var fc loadgen.FanoutConfig
+	fs.IntVar(&fc.Clients, "fanout", 0, "instead: the fan-out comparison with this many WebSocket clients, client i on subject i mod -subjects (uses -url, -api-key, -type, -subjects, -zipf, -rate, -duration, -seed)")
+	fs.StringVar(&fc.Target, "target", loadgen.TargetPulse, "with -fanout: pulse, or centrifugo (-url is Centrifugo's, -api-key its HTTP API key)")
+	fs.StringVar(&fc.PublishURL, "publish-url", "", "with -fanout and pulse: where events are sent, when ingest runs in another process than live (default -url)")
+	fs.DurationVar(&fc.Idle, "idle", 0, "with -fanout: how long the clients sit idle before publishing")
+	fs.IntVar(&fc.ServerPID, "server-pid", 0, "with -fanout: the server process, whose CPU is reported (Linux /proc)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
@@ -55,6 +61,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("bench: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if fc.Clients > 0 {
+		fc.URL, fc.APIKey, fc.Type, fc.Subjects, fc.Zipf, fc.Rate, fc.Duration, fc.Seed = c.URL, c.APIKey, c.Type, c.Subjects, c.Zipf, c.Rate, c.Duration, c.Seed
+		return fanout(ctx, fc, *asJSON, stdout)
 	}
 	res, err := loadgen.Run(ctx, c)
 	if res == nil {
@@ -76,6 +86,26 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if d.Diff != 0 || d.Mismatched != 0 {
 			return fmt.Errorf("bench: counts drifted in window %s: observed %d, expected %d", d.Window, d.Observed, d.Expected)
 		}
+	}
+	return nil
+}
+
+// fanout runs the fan-out comparison and prints what it measured.
+func fanout(ctx context.Context, c loadgen.FanoutConfig, asJSON bool, stdout io.Writer) error {
+	res, err := loadgen.RunFanout(ctx, c)
+	if res != nil {
+		if asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(res); err != nil {
+				return err
+			}
+		} else if err := res.WriteTable(stdout); err != nil {
+			return err
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	return nil
 }

@@ -51,6 +51,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer, ex
 
 	p.dur(&c.Live.Interval, "live-interval", c.Live.Interval, "least time between two updates of one live subscription")
 	p.dur(&c.Live.PresenceInterval, "live-presence-interval", c.Live.PresenceInterval, "how often live processes share who is watching which subject")
+	p.dur(&c.Live.PingInterval, "live-ping-interval", c.Live.PingInterval, "how often a live WebSocket is pinged (an SSE stream gets a comment): finds vanished peers, keeps proxies from closing idle streams")
 	p.dur(&c.Live.SlowTimeout, "live-slow-timeout", c.Live.SlowTimeout, "a live client slower than this to answer a ping or take a frame is closed (1008)")
 
 	p.str(&c.Meili.URL, "meili-url", c.Meili.URL, "Meilisearch URL (unset: embedded Bleve index)")

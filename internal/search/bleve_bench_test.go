@@ -21,7 +21,7 @@ import (
 //
 //	go test ./internal/search -run '^$' -bench 'Bleve/docs=1000000' -benchtime 2000x -timeout 60m
 func BenchmarkBleve(b *testing.B) {
-	for _, n := range []int{10_000, 1_000_000} {
+	for _, n := range []int{10_000, 200_000, 1_000_000} {
 		b.Run("docs="+strconv.Itoa(n), func(b *testing.B) { benchBleve(b, n) })
 	}
 }

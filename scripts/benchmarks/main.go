@@ -43,8 +43,9 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("benchmarks", flag.ContinueOnError)
 	out := fs.String("out", "BENCHMARKS.md", "report to write")
 	baseline := fs.String("serve-baseline", "", "internal: serve the bare 202 handler on this address")
+	skipFirst := fs.Bool("skip-first-start", false, "skip the fresh-clone `go tool task up` (it downloads every module and npm package)")
 	quick := fs.Bool("quick", false, "short runs (a smoke test of the suite, not a measurement)")
-	only := fs.String("only", "", `run one section and print it instead of writing the report: "presence"`)
+	only := fs.String("only", "", `run one section and print it instead of writing the report: "presence" or "fanout"`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,8 +65,8 @@ func run(ctx context.Context, args []string) error {
 	defer os.RemoveAll(dir)
 	r := &report{started: time.Now()}
 	r.machine = describeMachine(ctx)
-	if *only != "" && *only != "presence" {
-		return fmt.Errorf("-only %q: the sections that run alone are: presence", *only)
+	if *only != "" && *only != "presence" && *only != "fanout" {
+		return fmt.Errorf("-only %q: the sections that run alone are: presence, fanout", *only)
 	}
 
 	redisPort, err := freePort()
@@ -78,15 +79,23 @@ func run(ctx context.Context, args []string) error {
 	}
 	defer stopRedis()
 
-	if *only == "presence" {
+	if *only != "" {
 		bin, err := buildPulse(ctx, dir)
 		if err != nil {
 			return err
 		}
+		show := func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+		if *only == "fanout" {
+			if r.fanoutRuns, err = measureFanout(ctx, dir, bin, redisPort, scale, dur(20)); err != nil {
+				return err
+			}
+			r.fanoutSection(show)
+			return nil
+		}
 		if r.presence, err = measurePresence(ctx, dir, bin, redisPort, int(10_000*scale), dur(20)); err != nil {
 			return err
 		}
-		r.presenceSection(func(format string, args ...any) { fmt.Printf(format+"\n", args...) })
+		r.presenceSection(show)
 		return nil
 	}
 
@@ -132,8 +141,8 @@ func run(ctx context.Context, args []string) error {
 		logf("%s", run.name)
 		// Each run starts from an empty Redis: an ingest-only run leaves millions of entries that
 		// the next run's counter would first have to catch up on.
-		if out, err := exec.CommandContext(ctx, "redis-cli", "-p", strconv.Itoa(redisPort), "FLUSHALL").CombinedOutput(); err != nil {
-			return fmt.Errorf("flush redis: %v: %s", err, out)
+		if err := flushRedis(ctx, redisPort); err != nil {
+			return err
 		}
 		res, err := withProcess(ctx, dir, "pulse", pulse(run.roles), func(url string) (*loadgen.Result, error) {
 			cfg := run.cfg
@@ -146,20 +155,27 @@ func run(ctx context.Context, args []string) error {
 		*run.dst = res
 	}
 
+	if r.fanoutRuns, err = measureFanout(ctx, dir, bin, redisPort, scale, dur(20)); err != nil {
+		return err
+	}
 	logf("presence: %d WebSocket connections watching, and not", int(10_000*scale))
-	if out, err := exec.CommandContext(ctx, "redis-cli", "-p", strconv.Itoa(redisPort), "FLUSHALL").CombinedOutput(); err != nil {
-		return fmt.Errorf("flush redis: %v: %s", err, out)
+	if err := flushRedis(ctx, redisPort); err != nil {
+		return err
 	}
 	if r.presence, err = measurePresence(ctx, dir, bin, redisPort, int(10_000*scale), dur(20)); err != nil {
 		return err
 	}
 
 	logf("counter apply rate (go test -bench)")
-	if r.counter, err = goBench(ctx, "./consumers/counter", "BenchmarkApply", scale); err != nil {
+	if r.counter, err = goBench(ctx, "./consumers/counter", "BenchmarkApply", times(5, scale)); err != nil {
 		return err
 	}
 	logf("mqtt intake (go test -bench)")
-	if r.mqtt, err = goBench(ctx, "./ingest/mqtt", "BenchmarkIntake", scale); err != nil {
+	if r.mqtt, err = goBench(ctx, "./ingest/mqtt", "BenchmarkIntake", times(5, scale)); err != nil {
+		return err
+	}
+	logf("search indexing (go test -bench)")
+	if r.search, err = goBench(ctx, "./internal/search", "BenchmarkBleve/docs=200000", times(500, scale)); err != nil {
 		return err
 	}
 	// Scale: the same Redis work on more masters, and what partitions and WAIT cost.
@@ -180,6 +196,12 @@ func run(ctx context.Context, args []string) error {
 	logf("archive: count over %d events of one month", int(10_000_000*scale))
 	if r.archive, err = measureArchive(ctx, dir, int(10_000_000*scale)); err != nil {
 		return fmt.Errorf("archive: %w", err)
+	}
+	if !*skipFirst {
+		logf("first start: go tool task up on a fresh clone with empty caches (needs the Go proxy and npm registry)")
+		if r.first, err = measureFirstStart(ctx, dir); err != nil {
+			return fmt.Errorf("first start: %w", err)
+		}
 	}
 	r.finished = time.Now()
 	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
@@ -261,7 +283,11 @@ func withProcess(ctx context.Context, dir, name string, mk func(addr string) *ex
 	if err != nil {
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	return withProcessOn(ctx, dir, name, fmt.Sprintf("127.0.0.1:%d", port), "/readyz", mk, load)
+}
+
+// withProcessOn is withProcess on addr, ready once health answers 200.
+func withProcessOn(ctx context.Context, dir, name, addr, health string, mk func(addr string) *exec.Cmd, load func(url string) (*loadgen.Result, error)) (*loadgen.Result, error) {
 	cmd := mk(addr)
 	logFile, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
@@ -285,7 +311,7 @@ func withProcess(ctx context.Context, dir, name string, mk func(addr string) *ex
 	}()
 	url := "http://" + addr
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if r, err := http.Get(url + "/readyz"); err == nil {
+		if r, err := http.Get(url + health); err == nil {
 			r.Body.Close()
 			if r.StatusCode == http.StatusOK {
 				break
@@ -343,11 +369,7 @@ func redisBenchmark(ctx context.Context, port, p, n int) (float64, error) {
 var benchLine = regexp.MustCompile(`^(Benchmark\S+)\s+\d+\s+(.*)$`)
 
 // goBench runs Go benchmarks matching pattern in pkg and returns their result lines.
-func goBench(ctx context.Context, pkg, pattern string, scale float64) ([]string, error) {
-	benchtime := "5x"
-	if scale < 1 {
-		benchtime = "1x"
-	}
+func goBench(ctx context.Context, pkg, pattern, benchtime string) ([]string, error) {
 	cmd := exec.CommandContext(ctx, "go", "test", pkg, "-run", "^$", "-bench", pattern, "-benchtime", benchtime)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -361,6 +383,14 @@ func goBench(ctx context.Context, pkg, pattern string, scale float64) ([]string,
 		}
 	}
 	return lines, nil
+}
+
+// times is a -benchtime of n iterations, 1 in a quick run.
+func times(n int, scale float64) string {
+	if scale < 1 {
+		n = 1
+	}
+	return strconv.Itoa(n) + "x"
 }
 
 func freePort() (int, error) {

@@ -165,22 +165,6 @@ func perThousand(before, after []float64, events float64) []float64 {
 	return out
 }
 
-// procCPU is a process's CPU time so far (utime + stime from /proc), in seconds.
-func procCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // clock ticks (USER_HZ = 100 on Linux)
-}
-
 // pulseProc is a running `pulse serve`.
 type pulseProc struct {
 	url string
@@ -242,10 +226,10 @@ func measureScale(ctx context.Context, dir, bin string, tp topology, d time.Dura
 	if err != nil {
 		return nil, err
 	}
-	before, pcpu := cpus(ctx, nodes.masters), procCPU(ingest.cmd.Process.Pid)
+	before, pcpu := cpus(ctx, nodes.masters), loadgen.ProcCPU(ingest.cmd.Process.Pid)
 	run.ingest, err = loadgen.Run(ctx, loadgen.Config{URL: ingest.url, Batch: 100, Concurrency: 16, Duration: d,
 		Subjects: 10_000, Zipf: 1.1, NoLive: true})
-	pcpu = procCPU(ingest.cmd.Process.Pid) - pcpu
+	pcpu = loadgen.ProcCPU(ingest.cmd.Process.Pid) - pcpu
 	ingest.stop()
 	if err != nil {
 		return nil, err
@@ -273,7 +257,7 @@ func measureScale(ctx context.Context, dir, bin string, tp topology, d time.Dura
 	err = waitFor(ctx, "the counter to drain", func() bool { return acked(ctx, rdb, layout) >= int64(n) })
 	elapsed := time.Since(start)
 	// All of the process's CPU, its start included: it may drain before it reports ready.
-	pcpu = procCPU(counter.cmd.Process.Pid)
+	pcpu = loadgen.ProcCPU(counter.cmd.Process.Pid)
 	counter.stop()
 	if err != nil {
 		return nil, err
@@ -313,7 +297,12 @@ func acked(ctx context.Context, rdb redis.UniversalClient, l events.Layout) int6
 }
 
 func waitFor(ctx context.Context, what string, cond func() bool) error {
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+	return waitUntil(ctx, 5*time.Minute, what, cond)
+}
+
+// waitUntil polls cond until it holds, for at most limit.
+func waitUntil(ctx context.Context, limit time.Duration, what string, cond func() bool) error {
+	for deadline := time.Now().Add(limit); ; time.Sleep(20 * time.Millisecond) {
 		if cond() {
 			return nil
 		}
