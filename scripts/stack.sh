@@ -248,7 +248,9 @@ up() {
   mqtt_up
   mkdir -p "$DATA_DIR"
   export PULSE_DATA_DIR=$DATA_DIR
-  echo "pulse: http://localhost${PULSE_ADDR:-:8080}  (redis $PULSE_REDIS_URL; Ctrl-C or 'go tool task down' stops it)"
+  local addr=${PULSE_ADDR:-:8080}
+  [ "${addr#:}" != "$addr" ] && addr=localhost$addr
+  echo "pulse: http://$addr  (redis $PULSE_REDIS_URL; Ctrl-C or 'go tool task down' stops it)"
   # exec keeps one process: Ctrl-C reaches pulse, which drains and exits.
   echo $$ >"$RUN_DIR/pulse.pid"
   exec ./bin/pulse serve

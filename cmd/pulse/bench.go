@@ -70,13 +70,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if res == nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
-			return err
-		}
-	} else if err := res.WriteTable(stdout); err != nil {
+	if err := show(stdout, res, *asJSON); err != nil {
 		return err
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -94,13 +88,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func fanout(ctx context.Context, c loadgen.FanoutConfig, asJSON bool, stdout io.Writer) error {
 	res, err := loadgen.RunFanout(ctx, c)
 	if res != nil {
-		if asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(res); err != nil {
-				return err
-			}
-		} else if err := res.WriteTable(stdout); err != nil {
+		if err := show(stdout, res, asJSON); err != nil {
 			return err
 		}
 	}
@@ -108,4 +96,14 @@ func fanout(ctx context.Context, c loadgen.FanoutConfig, asJSON bool, stdout io.
 		return fmt.Errorf("bench: %w", err)
 	}
 	return nil
+}
+
+// show prints a result as JSON, or as a table for people.
+func show(w io.Writer, res interface{ WriteTable(io.Writer) error }, asJSON bool) error {
+	if !asJSON {
+		return res.WriteTable(w)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
 }

@@ -77,7 +77,7 @@ func (r *report) markdown() string {
 	p("## Reproduce")
 	p("")
 	p("```sh")
-	p("go tool task bench            # writes this file (about 5 minutes)")
+	p("go tool task bench            # writes this file (about 30 minutes)")
 	p("go run ./cmd/pulse bench --help")
 	p("```")
 	return b.String()

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,32 +102,23 @@ func (c FanoutConfig) withDefaults() (FanoutConfig, error) {
 	if c.Clients < 1 {
 		errs = append(errs, fmt.Errorf("clients %d: want ≥ 1", c.Clients))
 	}
-	c.Subjects = cmp0(c.Subjects, 100)
+	c.Subjects = cmp.Or(c.Subjects, 100)
 	if c.Subjects < 1 || c.Subjects > maxSubjects {
 		errs = append(errs, fmt.Errorf("subjects %d: want 1..%d", c.Subjects, maxSubjects))
 	}
 	if c.Rate < 0 || c.Zipf < 0 {
 		errs = append(errs, fmt.Errorf("rate %g, zipf %g: want ≥ 0", c.Rate, c.Zipf))
 	}
-	c.PublishURL = cmp0(c.PublishURL, c.URL)
-	c.Tick = cmp0(c.Tick, 10*time.Millisecond)
-	c.Duration = cmp0(c.Duration, 10*time.Second)
-	c.Settle = cmp0(c.Settle, 30*time.Second)
-	c.Type = cmp0(c.Type, Defaults().Type)
-	c.Window = cmp0(c.Window, "10m")
+	c.PublishURL = cmp.Or(c.PublishURL, c.URL)
+	c.Tick = cmp.Or(c.Tick, 10*time.Millisecond)
+	c.Duration = cmp.Or(c.Duration, 10*time.Second)
+	c.Settle = cmp.Or(c.Settle, 30*time.Second)
+	c.Type = cmp.Or(c.Type, Defaults().Type)
+	c.Window = cmp.Or(c.Window, "10m")
 	if c.Seed == 0 {
 		c.Seed = uint64(time.Now().UnixNano())
 	}
 	return c, errors.Join(errs...)
-}
-
-// cmp0 is v, or def when v is zero.
-func cmp0[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // fanout is one run's shared state.
