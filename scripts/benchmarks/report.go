@@ -74,6 +74,8 @@ func (r *report) markdown() string {
 	r.mqttSection(p)
 	r.scaleSection(p)
 	r.archiveSection(p)
+	p("What the profiles say is left for each goal missed here: [docs/performance.md](docs/performance.md).")
+	p("")
 	p("## Reproduce")
 	p("")
 	p("```sh")
