@@ -314,9 +314,8 @@ func TestMQTTOracle(t *testing.T) {
 	if totals["retries"] == 0 {
 		t.Error("no append was retried: the Redis outage did not meet a message")
 	}
-	if totals["messages"] < n {
-		t.Errorf("%d messages received for %d published", totals["messages"], n)
-	}
+	// No bound on totals["messages"]: a message received and acknowledged between a process's
+	// last metrics read and its kill is counted nowhere (the oracle above covers every message).
 }
 
 // TestMQTTShared: two mqtt processes share the subscription: each message is handled by one
