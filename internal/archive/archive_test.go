@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -220,5 +221,51 @@ func TestQueryAfterCompaction(t *testing.T) {
 	}, func(r *sql.Rows) error { return r.Scan(&total) })
 	if err != nil || runs != 2 || total != 10 {
 		t.Fatalf("runs %d, total %d, err %v: want 2 runs and 10 rows", runs, total, err)
+	}
+}
+
+// TestListWhileFilesGo: files removed while the store lists them (a compaction deleting the
+// files it merged) do not fail the listing; it waits the deletes out.
+func TestListWhileFilesGo(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := Open(ctx, dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const n = 3000
+	hour := filepath.Join(dir, "events", "year=2026", "month=12", "day=04", "hour=10")
+	if err := os.MkdirAll(hour, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = filepath.Join(hour, fmt.Sprintf("%d.parquet", i))
+		if err := os.WriteFile(names[i], nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, name := range names[1:] {
+			_ = os.Remove(name)
+		}
+	}()
+	for lists := 1; ; lists++ {
+		objs, err := st.List(ctx, "events/")
+		if err != nil {
+			t.Fatalf("listing %d: %v", lists, err)
+		}
+		select {
+		case <-done:
+			if objs, err = st.List(ctx, "events/"); err != nil || len(objs) != 1 {
+				t.Fatalf("after the deletes: %d files, %v; want the one left", len(objs), err)
+			}
+			t.Logf("%d listings while %d files were removed", lists, n-1)
+			return
+		default:
+		}
 	}
 }

@@ -167,8 +167,29 @@ type Object struct {
 	ModTime time.Time
 }
 
-// List returns the Parquet files whose keys start with prefix, in key order.
+// List returns the Parquet files whose keys start with prefix, in key order. A file removed
+// while the listing runs fails the listing on some stores (file://): that is a compaction
+// deleting the files it merged, which it does only after the merged file is in place. So the
+// listing starts over, a little later each time, until the deletes are done: the next
+// listing sees the merged file instead.
 func (s *Store) List(ctx context.Context, prefix string) ([]Object, error) {
+	const attempts = 12 // about 3 s of waiting in all
+	delay := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		out, err := s.list(ctx, prefix)
+		if err == nil || gcerrors.Code(err) != gcerrors.NotFound || attempt == attempts {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 500*time.Millisecond)
+	}
+}
+
+func (s *Store) list(ctx context.Context, prefix string) ([]Object, error) {
 	var out []Object
 	it := s.bucket.List(&blob.ListOptions{Prefix: prefix})
 	for {
