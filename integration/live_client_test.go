@@ -154,8 +154,18 @@ func (c *liveClient) subscribeTop(id, typ, window string, limit int) {
 	c.send(map[string]any{"op": "subscribe", "id": id, "type": typ, "top": map[string]any{"window": window, "limit": limit}})
 }
 
-// next returns the next frame, or fails the test after timeout.
-func (c *liveClient) next(timeout time.Duration) liveFrame {
+// frameWait bounds every wait for a frame the server owes a client. It is generous because
+// it only bounds a failure: on a loaded CI machine a frame can take seconds, and a test that
+// waits for it is not measuring speed.
+const frameWait = 2 * time.Minute
+
+// next returns the next frame, or fails the test after frameWait.
+func (c *liveClient) next() liveFrame {
+	c.t.Helper()
+	return c.within(frameWait)
+}
+
+func (c *liveClient) within(timeout time.Duration) liveFrame {
 	c.t.Helper()
 	if c.frames == nil {
 		c.startReading()
@@ -172,28 +182,28 @@ func (c *liveClient) next(timeout time.Duration) liveFrame {
 	return liveFrame{}
 }
 
-// until reads frames until ok accepts one (or timeout passes) and returns it.
-func (c *liveClient) until(timeout time.Duration, what string, ok func(liveFrame) bool) liveFrame {
+// until reads frames until ok accepts one (or frameWait passes) and returns it.
+func (c *liveClient) until(what string, ok func(liveFrame) bool) liveFrame {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.Now().Add(frameWait)
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			c.t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			c.t.Fatalf("timed out after %v waiting for %s", frameWait, what)
 		}
-		if f := c.next(left); ok(f) {
+		if f := c.within(left); ok(f) {
 			return f
 		}
 	}
 }
 
 // closeStatus reads until the connection ends and returns its close status and reason.
-func (c *liveClient) closeStatus(timeout time.Duration) (websocket.StatusCode, string) {
+func (c *liveClient) closeStatus() (websocket.StatusCode, string) {
 	c.t.Helper()
 	if c.frames == nil {
 		c.startReading()
 	}
-	deadline := time.After(timeout)
+	deadline := time.After(frameWait)
 	for {
 		select {
 		case _, ok := <-c.frames:
@@ -206,7 +216,7 @@ func (c *liveClient) closeStatus(timeout time.Duration) (websocket.StatusCode, s
 			}
 			return -1, fmt.Sprint(c.err)
 		case <-deadline:
-			c.t.Fatalf("connection still open after %v", timeout)
+			c.t.Fatalf("connection still open after %v", frameWait)
 		}
 	}
 }

@@ -38,7 +38,7 @@ func TestLiveSlowClient(t *testing.T) {
 		readers[i].subscribe("s", "video_liked", subjects...)
 	}
 	for _, c := range readers {
-		c.next(10 * time.Second) // snapshot
+		c.next() // snapshot
 	}
 
 	const rounds, perSubject = 20, 10
@@ -55,7 +55,7 @@ func TestLiveSlowClient(t *testing.T) {
 	start := time.Now()
 	for i, c := range readers {
 		latest := make(map[string]int64)
-		c.until(20*time.Second, fmt.Sprintf("reader %d: every subject at %d", i, final), func(f liveFrame) bool {
+		c.until(fmt.Sprintf("reader %d: every subject at %d", i, final), func(f liveFrame) bool {
 			for _, s := range subjects {
 				if n, ok := f.count(s, "1m"); ok {
 					if n > final {
@@ -78,7 +78,7 @@ func TestLiveSlowClient(t *testing.T) {
 	testenv.WaitFor(t, 90*time.Second, "the stuck client to be closed", func() bool {
 		return metric(t, p.URL, "pulse_live_slow_closes_total") == "1"
 	})
-	if code, reason := stuck.closeStatus(30 * time.Second); code != websocket.StatusPolicyViolation || reason != "client too slow" {
+	if code, reason := stuck.closeStatus(); code != websocket.StatusPolicyViolation || reason != "client too slow" {
 		t.Fatalf("stuck client closed with %v %q, want 1008 client too slow", code, reason)
 	}
 }
@@ -124,7 +124,7 @@ func TestLiveThousandConnections(t *testing.T) {
 	accepted := like(t, p, "hot")
 	lat := make([]time.Duration, 0, n)
 	for i, c := range clients {
-		f := c.until(20*time.Second, fmt.Sprintf("client %d to see the like", i), func(f liveFrame) bool {
+		f := c.until(fmt.Sprintf("client %d to see the like", i), func(f liveFrame) bool {
 			got, _ := f.count("hot", "1m")
 			return got == 1
 		})
@@ -209,7 +209,7 @@ func TestLiveManySubscribersAtOnce(t *testing.T) {
 	_ = wg.Wait()
 	lat := make([]time.Duration, n)
 	for i, c := range clients {
-		f := c.until(30*time.Second, fmt.Sprintf("client %d's snapshot", i), func(f liveFrame) bool {
+		f := c.until(fmt.Sprintf("client %d's snapshot", i), func(f liveFrame) bool {
 			if f.Op == "error" && f.Code != "unavailable" {
 				t.Fatalf("client %d: %+v", i, f)
 			}
@@ -242,12 +242,12 @@ func TestLiveTwoInstances(t *testing.T) {
 	c1, c2 := dialLive(t, p1), dialLive(t, p2)
 	for _, c := range []*liveClient{c1, c2} {
 		c.subscribe("s", "video_liked", "shared")
-		c.next(10 * time.Second)
+		c.next()
 	}
 	post(t, p1, ev("video_liked", "shared"), ev("video_liked", "shared"), ev("video_liked", "shared"))
 	post(t, p2, ev("video_liked", "shared"), ev("video_liked", "shared"))
 	for i, c := range []*liveClient{c1, c2} {
-		c.until(10*time.Second, fmt.Sprintf("instance %d at 5", i+1), func(f liveFrame) bool {
+		c.until(fmt.Sprintf("instance %d at 5", i+1), func(f liveFrame) bool {
 			got, _ := f.counts("shared", defaultWindows...)
 			if got[0] > 5 {
 				t.Fatalf("instance %d: %v", i+1, got)
@@ -268,7 +268,7 @@ func TestLiveLatency(t *testing.T) {
 	for i := range n {
 		sent := time.Now()
 		c.subscribe(fmt.Sprint("s", i), "video_liked", fmt.Sprint("lat-", i))
-		f := c.next(5 * time.Second)
+		f := c.next()
 		snaps = append(snaps, f.received.Sub(sent))
 	}
 	// Pacing, not waiting for an outcome: each subscription's last frame (its snapshot) is now
@@ -279,7 +279,7 @@ func TestLiveLatency(t *testing.T) {
 	var toCounter, toClient []time.Duration
 	for i := range n {
 		accepted := like(t, p, fmt.Sprint("lat-", i))
-		f := c.until(5*time.Second, "the like", func(f liveFrame) bool { return f.ID == fmt.Sprint("s", i) })
+		f := c.until("the like", func(f liveFrame) bool { return f.ID == fmt.Sprint("s", i) })
 		updates = append(updates, max(0, f.received.Sub(accepted)))
 		changed := time.UnixMilli(f.At)
 		toCounter = append(toCounter, max(0, changed.Sub(accepted.Truncate(time.Millisecond))))
@@ -351,7 +351,7 @@ func measureLoad(t *testing.T, rate int, d time.Duration) {
 	const probes = 50
 	for k := range probes {
 		probe.subscribe(fmt.Sprint("p", k), "video_liked", fmt.Sprint("probe-", k))
-		probe.next(10 * time.Second)
+		probe.next()
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -394,7 +394,7 @@ func measureLoad(t *testing.T, rate int, d time.Duration) {
 		time.Sleep(100 * time.Millisecond) // pacing of the probe, not a wait for an outcome
 		id := fmt.Sprint("p", k%probes)
 		accepted := like(t, p, fmt.Sprint("probe-", k%probes))
-		f := probe.until(10*time.Second, "the probe's update", func(f liveFrame) bool { return f.ID == id && f.Op == "update" })
+		f := probe.until("the probe's update", func(f liveFrame) bool { return f.ID == id && f.Op == "update" })
 		lat = append(lat, max(0, f.received.Sub(accepted)))
 	}
 	if err := g.Wait(); err != nil {

@@ -30,7 +30,7 @@ func TestLiveSnapshotThenUpdates(t *testing.T) {
 		c := dialLive(t, p)
 		sent := time.Now()
 		c.subscribe("s1", "video_liked", "video-1", "video-2")
-		snap := c.next(5 * time.Second)
+		snap := c.next()
 		if snap.Op != "snapshot" || snap.ID != "s1" || snap.Seq != 1 || len(snap.Counts) != 2 {
 			t.Fatalf("first frame %+v", snap)
 		}
@@ -45,7 +45,7 @@ func TestLiveSnapshotThenUpdates(t *testing.T) {
 			if n > 3 {
 				t.Fatalf("video-1 counted %d times", n)
 			}
-			last = c.next(10 * time.Second)
+			last = c.next()
 			if last.Op != "update" || last.Seq != snap.Seq+1 {
 				t.Fatalf("frame %+v after %+v", last, snap)
 			}
@@ -53,7 +53,7 @@ func TestLiveSnapshotThenUpdates(t *testing.T) {
 		}
 
 		accepted := like(t, p, "video-2")
-		up := c.next(5 * time.Second)
+		up := c.next()
 		t.Logf("update %v after the like's 202", up.received.Sub(accepted))
 		if up.Op != "update" || up.Seq != last.Seq+1 || len(up.Counts) != 1 {
 			t.Fatalf("update %+v: want only video-2", up)
@@ -71,15 +71,15 @@ func TestLiveDecayPushed(t *testing.T) {
 	p := Start(t, nil, liveTune(func(c *app.Config) { c.Windows = strings.Join(windows, ",") }))
 	c := dialLive(t, p)
 	c.subscribe("s1", "video_liked", "v")
-	c.next(5 * time.Second) // snapshot: zeros
+	c.next() // snapshot: zeros
 	post(t, p, ev("video_liked", "v"))
-	c.until(5*time.Second, "the event counted", func(f liveFrame) bool {
+	c.until("the event counted", func(f liveFrame) bool {
 		got, _ := f.counts("v", windows...)
 		return slices.Equal(got, []int64{1, 1, 1})
 	})
 	// Then, without events, each window lets go of it in turn.
 	seen := [][]int64{{1, 1, 1}}
-	c.until(15*time.Second, "all windows at zero", func(f liveFrame) bool {
+	c.until("all windows at zero", func(f liveFrame) bool {
 		got, ok := f.counts("v", windows...)
 		if !ok {
 			t.Fatalf("frame without v: %+v", f)
@@ -108,7 +108,7 @@ func TestLiveTopUpdates(t *testing.T) {
 		post(t, p, ev("clip_viewed", "a"), ev("clip_viewed", "a"), ev("clip_viewed", "b"),
 			ev("clip_viewed", "c"), ev("clip_viewed", "c"), ev("clip_viewed", "a"))
 		want := []api.Entry{{Subject: "a", Count: 3}, {Subject: "c", Count: 2}}
-		f := c.until(10*time.Second, "top a=3 c=2", func(f liveFrame) bool {
+		f := c.until("top a=3 c=2", func(f liveFrame) bool {
 			if f.Op != "top" || f.ID != "top" || f.Window != "1m" {
 				t.Fatalf("frame %+v", f)
 			}
@@ -116,7 +116,7 @@ func TestLiveTopUpdates(t *testing.T) {
 		})
 		post(t, p, ev("clip_viewed", "b"), ev("clip_viewed", "b"), ev("clip_viewed", "b"))
 		want = []api.Entry{{Subject: "b", Count: 4}, {Subject: "a", Count: 3}}
-		g := c.until(10*time.Second, "top b=4 a=3", func(f liveFrame) bool { return slices.Equal(f.Entries, want) })
+		g := c.until("top b=4 a=3", func(f liveFrame) bool { return slices.Equal(f.Entries, want) })
 		if g.Seq <= f.Seq {
 			t.Errorf("seq %d after %d", g.Seq, f.Seq)
 		}
@@ -130,14 +130,14 @@ func TestLiveUnsubscribe(t *testing.T) {
 		c := dialLive(t, p)
 		c.subscribe("x", "video_liked", "x")
 		c.subscribe("y", "video_liked", "y")
-		c.until(5*time.Second, "both snapshots", func(f liveFrame) bool { return f.ID == "y" })
+		c.until("both snapshots", func(f liveFrame) bool { return f.ID == "y" })
 		c.send(map[string]any{"op": "unsubscribe", "id": "x"})
 		c.send(map[string]any{"op": "unsubscribe", "id": "x"}) // frames are handled in order
-		if f := c.until(5*time.Second, "error", func(f liveFrame) bool { return f.Op == "error" }); f.Code != "unknown_subscription" {
+		if f := c.until("error", func(f liveFrame) bool { return f.Op == "error" }); f.Code != "unknown_subscription" {
 			t.Fatalf("second unsubscribe: %+v", f)
 		}
 		post(t, p, ev("video_liked", "x"), ev("video_liked", "y"))
-		f := c.next(10 * time.Second)
+		f := c.next()
 		if f.ID != "y" {
 			t.Fatalf("after unsubscribing x: %+v", f)
 		}
@@ -156,12 +156,12 @@ func TestLiveMalformedFrames(t *testing.T) {
 		{`{"op":"subscribe","id":"a","type":"t"}`, "invalid_subscription"},
 	} {
 		c.sendRaw([]byte(tc.raw))
-		if f := c.next(5 * time.Second); f.Op != "error" || f.Code != tc.code {
+		if f := c.next(); f.Op != "error" || f.Code != tc.code {
 			t.Errorf("%s: %+v, want error %s", tc.raw, f, tc.code)
 		}
 	}
 	c.subscribe("ok", "t", "x") // the connection stays usable
-	if f := c.next(5 * time.Second); f.Op != "snapshot" {
+	if f := c.next(); f.Op != "snapshot" {
 		t.Fatalf("after errors: %+v", f)
 	}
 }
@@ -264,11 +264,11 @@ func TestLiveShutdownGoingAway(t *testing.T) {
 	p := Start(t, nil, liveTune())
 	c := dialLive(t, p)
 	c.subscribe("s", "t", "x")
-	c.next(5 * time.Second)
+	c.next()
 	if err := p.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if code, reason := c.closeStatus(10 * time.Second); code != websocket.StatusGoingAway {
+	if code, reason := c.closeStatus(); code != websocket.StatusGoingAway {
 		t.Fatalf("closed with %v %q, want 1001", code, reason)
 	}
 }
