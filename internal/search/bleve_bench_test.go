@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/pulsehq/pulse/internal/search"
 )
 
-// BenchmarkBleve indexes n events into an on-disk Bleve index in batches of 1,000 (what the
-// indexer sends), reporting the indexing rate, then measures search latency over a mix of
+// BenchmarkBleve indexes n events into an on-disk Bleve index in batches of 1,000, two in
+// flight at a time (what the indexer sends), reporting the indexing rate, then measures search latency over a mix of
 // queries like the API's (facets on type included), reporting p50 and p99. Benchmarks run only
 // with -bench; the 1M size takes minutes:
 //
@@ -55,15 +57,18 @@ func benchBleve(b *testing.B, n int) {
 	start := end - span
 
 	began := time.Now()
+	var flights errgroup.Group
+	flights.SetLimit(2) // consumers/indexer's inFlight
 	batch := make([]search.Doc, 0, 1000)
 	for i := range n {
 		batch = append(batch, benchDoc(r, i*(1_000_000/n), start, span))
 		if len(batch) == cap(batch) || i == n-1 {
-			if err := e.Index(ctx, batch); err != nil {
-				b.Fatal(err)
-			}
-			batch = batch[:0]
+			flights.Go(func() error { return e.Index(ctx, batch) })
+			batch = make([]search.Doc, 0, 1000)
 		}
+	}
+	if err := flights.Wait(); err != nil {
+		b.Fatal(err)
 	}
 	indexing := time.Since(began)
 	b.Logf("indexed %d events in %s: %.0f events/s", n, indexing.Round(time.Millisecond), float64(n)/indexing.Seconds())
