@@ -58,6 +58,11 @@ type client struct {
 	writing      atomic.Int64
 	writeExpired atomic.Bool
 	abortWrite   func() error
+
+	// The hub's pinger sets pingDue and wakes the writer once every PingInterval; only the
+	// pinger uses nextPing (unix ns).
+	pingDue  atomic.Bool
+	nextPing int64
 }
 
 type frameRef struct {
@@ -71,6 +76,7 @@ func (h *Hub) newClient(transport string) *client {
 		wake: make(chan struct{}, 1), done: make(chan struct{}),
 		subs:   make(map[string]*subscription),
 		budget: float64(h.cfg.ErrorBudget), budgetAt: time.Now(),
+		nextPing: time.Now().Add(h.cfg.PingInterval).UnixNano(),
 	}
 }
 
@@ -267,8 +273,6 @@ func (c *client) reject(id string, e *events.Error) {
 // run is the client's writer: it sends what is due, sleeps until the next frame may go, and
 // closes the connection once stopped. It returns when ctx ends or the client is stopped.
 func (c *client) run(ctx context.Context, s sink) {
-	ping := time.NewTicker(c.h.cfg.PingInterval)
-	defer ping.Stop()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -286,11 +290,12 @@ func (c *client) run(ctx context.Context, s sink) {
 			s.close(c.code, c.reason)
 			return
 		case <-c.wake:
-		case <-timer.C:
-		case <-ping.C:
-			if err := s.keepalive(); err != nil {
-				c.fail(err)
+			if c.pingDue.Swap(false) {
+				if err := s.keepalive(); err != nil {
+					c.fail(err)
+				}
 			}
+		case <-timer.C:
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	api "github.com/pulsehq/pulse/client"
 	"github.com/pulsehq/pulse/internal/httpapi"
@@ -108,5 +109,34 @@ func TestSSEBadRequests(t *testing.T) {
 		if res.StatusCode != tc.status || body.Error.Code != tc.code {
 			t.Errorf("%s: %d %+v, want %d %s", tc.query, res.StatusCode, body.Error, tc.status, tc.code)
 		}
+	}
+}
+
+// TestSSEPinged: an idle stream gets a ": ping" comment every PingInterval, again and again
+// (the hub's pinger wakes each client when its interval has passed).
+func TestSSEPinged(t *testing.T) {
+	t.Parallel()
+	h := startHub(t, func(c *Config) { c.PingInterval = 20 * time.Millisecond })
+	s := openSSE(t, h, url.Values{"type": {"video_liked"}, "subject": {"v1"}})
+	if f, _ := s.next(); f.Op != "snapshot" {
+		t.Fatalf("first frame %+v", f)
+	}
+	pinged := make(chan int, 1)
+	go func() {
+		pings := 0
+		for pings < 3 && s.sc.Scan() {
+			if s.sc.Text() == ": ping" {
+				pings++
+			}
+		}
+		pinged <- pings
+	}()
+	select {
+	case n := <-pinged:
+		if n < 3 {
+			t.Fatalf("stream ended after %d pings: %v", n, s.sc.Err())
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("fewer than 3 pings in a minute")
 	}
 }
