@@ -105,42 +105,41 @@ func (h *Hub) Close() {
 // watchWrites ends WebSocket writes that take longer than SlowTimeout, checking every quarter
 // of it (at most every second): a write is cut after SlowTimeout to 1.25 × SlowTimeout.
 func (h *Hub) watchWrites(ctx context.Context) {
-	t := time.NewTicker(min(max(h.cfg.SlowTimeout/4, 10*time.Millisecond), time.Second))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			limit := now.Add(-h.cfg.SlowTimeout).UnixNano()
-			h.mu.RLock()
-			for c := range h.clients {
-				c.checkWrite(limit)
-			}
-			h.mu.RUnlock()
-		}
-	}
+	h.everyClient(ctx, min(max(h.cfg.SlowTimeout/4, 10*time.Millisecond), time.Second), func(now time.Time) func(*client) {
+		limit := now.Add(-h.cfg.SlowTimeout).UnixNano()
+		return func(c *client) { c.checkWrite(limit) }
+	})
 }
 
 // pingClients has each client pinged every PingInterval, from one ticker (at most every
 // second) instead of a ticker per client: the clients due are woken together, so 10,000 idle
 // connections cost the process one wake-up a second instead of one per ping and pong.
 func (h *Hub) pingClients(ctx context.Context) {
-	t := time.NewTicker(min(h.cfg.PingInterval, time.Second))
+	h.everyClient(ctx, min(h.cfg.PingInterval, time.Second), func(now time.Time) func(*client) {
+		ns := now.UnixNano()
+		return func(c *client) {
+			if c.nextPing <= ns {
+				c.nextPing = ns + int64(h.cfg.PingInterval)
+				c.pingDue.Store(true)
+				c.wakeUp()
+			}
+		}
+	})
+}
+
+// everyClient calls round(now)'s function on every client, every period, until ctx ends.
+func (h *Hub) everyClient(ctx context.Context, period time.Duration, round func(now time.Time) func(*client)) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			ns := now.UnixNano()
+			visit := round(now)
 			h.mu.RLock()
 			for c := range h.clients {
-				if c.nextPing <= ns {
-					c.nextPing = ns + int64(h.cfg.PingInterval)
-					c.pingDue.Store(true)
-					c.wakeUp()
-				}
+				visit(c)
 			}
 			h.mu.RUnlock()
 		}
