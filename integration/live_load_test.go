@@ -145,9 +145,11 @@ func TestLiveThousandConnections(t *testing.T) {
 // one per subscription.
 func TestLiveManySubscribersAtOnce(t *testing.T) {
 	t.Parallel()
-	// A generous slow-client bound: with -race beside other tests, a thousand connections may
-	// wait seconds for the CPU, and a client closed as slow is not what this test is about.
-	p := Start(t, nil, liveTune(func(c *app.Config) { c.Live.SlowTimeout = time.Minute }))
+	// A generous slow-client bound and no pings: with -race beside other tests, a thousand
+	// connections may wait seconds for the CPU, and a client closed as slow is not what this
+	// test is about. A ping is answered by coder/websocket within a fixed 5 s, which a starved
+	// client can miss; it then closes its own connection (seen in CI with two runs at once).
+	p := Start(t, nil, liveTune(func(c *app.Config) { c.Live.SlowTimeout, c.Live.PingInterval = time.Minute, time.Hour }))
 	const n, perSub = 1000, 100
 	subjects := make([]string, perSub)
 	var batch []map[string]any
