@@ -12,8 +12,8 @@ import (
 type report struct {
 	started, finished     time.Time
 	machine               string
-	xadd1, xadd64         float64
-	bare, single, batch   *loadgen.Result
+	ceilings              [2]ceilings // at the start and at the end of the run
+	single, batch         *loadgen.Result
 	e2e1k, e2e10k, fanout *loadgen.Result
 	presence              []presenceRun
 	fanoutRuns            []fanoutRun
@@ -23,6 +23,20 @@ type report struct {
 	mqtt                  []string
 	scale                 []*scaleRun
 	archive               *archiveRun
+}
+
+// ceilings are the rates the ratios are taken against.
+type ceilings struct {
+	xadd1, xadd64 float64
+	bare          *loadgen.Result
+}
+
+// xadd64 is the higher of the run's two XADD P64 ceilings.
+func (r *report) xadd64() float64 { return max(r.ceilings[0].xadd64, r.ceilings[1].xadd64) }
+
+// bare is the higher of the run's two bare-handler ceilings.
+func (r *report) bare() float64 {
+	return max(r.ceilings[0].bare.RequestsPerSec, r.ceilings[1].bare.RequestsPerSec)
 }
 
 func (r *report) markdown() string {
@@ -38,11 +52,16 @@ func (r *report) markdown() string {
 	p("")
 	p("## Ceilings measured in the same run")
 	p("")
-	p("| ceiling | rate |")
-	p("| --- | --- |")
-	p("| `redis-benchmark` XADD, 64 clients, unpipelined | %s/s |", num(r.xadd1))
-	p("| `redis-benchmark` XADD, 64 clients, pipeline depth 64 | %s/s |", num(r.xadd64))
-	p("| bare `net/http` handler answering 202, 64 connections | %s requests/s (p99 %s) |", num(r.bare.RequestsPerSec), ms(r.bare.HTTP))
+	p("Each ceiling is measured at the start and again at the end of the run; every ratio below is")
+	p("taken against the higher of the two, so a slow minute on this machine cannot flatter it.")
+	p("")
+	p("| ceiling | at the start | at the end |")
+	p("| --- | --- | --- |")
+	s, e := r.ceilings[0], r.ceilings[1]
+	p("| `redis-benchmark` XADD, 64 clients, unpipelined | %s/s | %s/s |", num(s.xadd1), num(e.xadd1))
+	p("| `redis-benchmark` XADD, 64 clients, pipeline depth 64 | %s/s | %s/s |", num(s.xadd64), num(e.xadd64))
+	p("| bare `net/http` handler answering 202, 64 connections | %s requests/s (p99 %s) | %s requests/s (p99 %s) |",
+		num(s.bare.RequestsPerSec), ms(s.bare.HTTP), num(e.bare.RequestsPerSec), ms(e.bare.HTTP))
 	p("")
 	p("## Pulse")
 	p("")
@@ -54,9 +73,9 @@ func (r *report) markdown() string {
 	p("| what | measured | ratio to ceiling | target |")
 	p("| --- | --- | --- | --- |")
 	p("| single-event ingest, 64 connections | %s events/s, p50 %s, p99 %s | %s of bare net/http | ≥ 70%%, p99 ≤ 10 ms |",
-		num(r.single.EventsPerSec), p50(r.single.HTTP), ms(r.single.HTTP), pct(r.single.EventsPerSec, r.bare.RequestsPerSec))
+		num(r.single.EventsPerSec), p50(r.single.HTTP), ms(r.single.HTTP), pct(r.single.EventsPerSec, r.bare()))
 	p("| batch ingest, 100 events/request, 16 connections | %s events/s, p99 %s | %s of XADD P64 | ≥ 50%% |",
-		num(r.batch.EventsPerSec), ms(r.batch.HTTP), pct(r.batch.EventsPerSec, r.xadd64))
+		num(r.batch.EventsPerSec), ms(r.batch.HTTP), pct(r.batch.EventsPerSec, r.xadd64()))
 	p("| end-to-end 202 → WebSocket update at 1,000 events/s | p50 %s, p99 %s, max %s; drift %s | — | — |",
 		p50(r.e2e1k.E2E), ms(r.e2e1k.E2E), maxMs(r.e2e1k.E2E), drift(r.e2e1k))
 	p("| end-to-end at 10,000 events/s for 60 s (achieved %s events/s) | p50 %s, p99 %s, max %s; drift %s | — | p99 ≤ 150 ms, drift 0 |",
@@ -227,7 +246,7 @@ func (r *report) mqttSection(p func(string, ...any)) {
 	p("| --- | --- | --- | --- |")
 	for _, l := range r.mqtt {
 		eps := benchMetric(l, "events/s")
-		p("| %s | %s | %s | %.2f× |", benchName(l, "BenchmarkIntake"), num(eps), pct(eps, r.xadd64), eps/r.batch.EventsPerSec)
+		p("| %s | %s | %s | %.2f× |", benchName(l, "BenchmarkIntake"), num(eps), pct(eps, r.xadd64()), eps/r.batch.EventsPerSec)
 	}
 	p("")
 }
@@ -299,7 +318,7 @@ func (r *report) counterSection(p func(string, ...any)) {
 	p("## Counter apply rate (`go test ./consumers/counter -bench Apply`)")
 	p("")
 	p("Entries already in the streams, applied by one or two consumers (each with its own group")
-	p("member), Redis with AOF on TCP. Goal: ≥ 0.6 of XADD P64 (%s/s) with 1,000 subjects, ≥ 0.4 with 100,000.", num(r.xadd64))
+	p("member), Redis with AOF on TCP. Goal: ≥ 0.6 of XADD P64 (%s/s) with 1,000 subjects, ≥ 0.4 with 100,000.", num(r.xadd64()))
 	p("")
 	p("| run | events/s | Redis µs per event | share of XADD P64 | goal |")
 	p("| --- | --- | --- | --- | --- |")
@@ -310,7 +329,7 @@ func (r *report) counterSection(p func(string, ...any)) {
 		if strings.Contains(name, "subjects=100000") {
 			goal = "≥ 40%"
 		}
-		p("| %s | %s | %.2f | %s | %s |", name, num(eps), benchMetric(l, "redis-µs/event"), pct(eps, r.xadd64), goal)
+		p("| %s | %s | %.2f | %s | %s |", name, num(eps), benchMetric(l, "redis-µs/event"), pct(eps, r.xadd64()), goal)
 	}
 	p("")
 }
