@@ -34,6 +34,7 @@ type recorder struct {
 	mu      sync.Mutex
 	entries map[string][]storedEvent // by marker
 	read    []int64                  // entries read per partition
+	ids     []map[string]bool        // entry ids read per partition, to say which are missing
 	replays int                      // replayed dead letters read
 	stop    context.CancelFunc
 	done    sync.WaitGroup
@@ -47,11 +48,19 @@ type storedEvent struct {
 func record(t *testing.T, tp *topology) *recorder {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &recorder{tp: tp, entries: map[string][]storedEvent{}, read: make([]int64, chaosPartitions), stop: cancel}
+	r := newRecorder(tp, cancel)
 	for p := range chaosPartitions {
 		r.done.Go(func() { r.follow(ctx, p) })
 	}
 	t.Cleanup(func() { cancel(); r.done.Wait() })
+	return r
+}
+
+func newRecorder(tp *topology, stop context.CancelFunc) *recorder {
+	r := &recorder{tp: tp, entries: map[string][]storedEvent{}, read: make([]int64, chaosPartitions), stop: stop}
+	for range chaosPartitions {
+		r.ids = append(r.ids, map[string]bool{})
+	}
 	return r
 }
 
@@ -76,6 +85,7 @@ func (r *recorder) add(p int, msgs []redis.XMessage) (last string) {
 	for _, m := range msgs {
 		last = m.ID
 		r.read[p]++
+		r.ids[p][m.ID] = true
 		if _, ok := m.Values[failures.FieldReplayOf]; ok {
 			r.replays++ // a dead letter put back: the same stored event, delivered again
 			continue
@@ -94,7 +104,7 @@ func (r *recorder) add(p int, msgs []redis.XMessage) (last string) {
 // streams nothing has trimmed (deployOptions.indexerLater) and nothing writes any more.
 func snapshot(t *testing.T, tp *topology) *recorder {
 	t.Helper()
-	r := &recorder{tp: tp, entries: map[string][]storedEvent{}, read: make([]int64, chaosPartitions), stop: func() {}}
+	r := newRecorder(tp, func() {})
 	ctx := context.Background()
 	for p := range chaosPartitions {
 		for from := "-"; ; {
@@ -200,12 +210,47 @@ func behind(ctx context.Context, tp *topology, rec *recorder) string {
 			read := rec.read[p]
 			rec.mu.Unlock()
 			if err == nil && read != info.EntriesAdded {
-				out = append(out, fmt.Sprintf("the recorder read %d entries of %s, which has had %d (last id %s)",
-					read, chaosLayout.Stream(p), info.EntriesAdded, info.LastGeneratedID))
+				out = append(out, fmt.Sprintf("the recorder read %d entries of %s, which has had %d (last id %s, length %d, max deleted id %s); %s",
+					read, chaosLayout.Stream(p), info.EntriesAdded, info.LastGeneratedID, info.Length, info.MaxDeletedEntryID, rec.unread(ctx, p)))
 			}
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// unread compares what the recorder read of partition p with what the stream holds now: the
+// entries it never read, and those it read that the stream no longer has.
+func (r *recorder) unread(ctx context.Context, p int) string {
+	stream := chaosLayout.Stream(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var missed []string
+	held := map[string]bool{}
+	for from := "-"; ; {
+		msgs, err := r.tp.direct.XRangeN(ctx, stream, from, "+", 1000).Result()
+		if err != nil {
+			return fmt.Sprintf("XRANGE: %v", err)
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		for _, m := range msgs {
+			held[m.ID] = true
+			if !r.ids[p][m.ID] {
+				missed = append(missed, fmt.Sprintf("%s %v", m.ID, m.Values))
+			}
+		}
+		from = "(" + msgs[len(msgs)-1].ID
+	}
+	var gone []string
+	for id := range r.ids[p] {
+		if !held[id] {
+			gone = append(gone, id)
+		}
+	}
+	slices.Sort(gone)
+	return fmt.Sprintf("held but never read: %d %q; read but no longer held: %d %q",
+		len(missed), missed[:min(len(missed), 5)], len(gone), gone[:min(len(gone), 5)])
 }
 
 // verdict checks what the clients were answered against what was stored, counted and indexed.
