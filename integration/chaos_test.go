@@ -233,8 +233,8 @@ type deployment struct {
 	rec     *recorder
 	// restarted: some process was killed and started again (its metrics started over).
 	restarted bool
-	// mayLose: the faults may lose acknowledged writes (a failover without WAIT): the
-	// oracle reports lost events instead of failing on them.
+	// mayLose: the faults may lose acknowledged writes (a failover without WAIT, a Redis
+	// crash under everysec): the oracle reports lost events instead of failing on them.
 	mayLose bool
 }
 

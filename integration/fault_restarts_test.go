@@ -10,11 +10,14 @@ import (
 
 // TestFaultRestarts: Redis is killed (SIGKILL: no shutdown save) and started again from its
 // append-only file, over and over, with appendfsync always and everysec; on a cluster, one
-// master at a time. A process crash loses nothing under either setting (the AOF is written
-// before Redis replies; everysec only delays the fsync, which matters for a machine that
-// loses power, not here): the oracle holds both ways. That holds while fsync keeps up: on a
-// busy disk everysec postpones the write itself (docs/reliability.md), so the AOF of these
-// tests is on tmpfs (testenv).
+// master at a time. Under always a process crash loses nothing acknowledged: Redis writes and
+// fsyncs the AOF before it replies, and the oracle fails on any loss. Under everysec Redis
+// writes the AOF before replying only while the previous second's fsync has finished;
+// otherwise it postpones the write (up to 2 s) and replies anyway (docs/reliability.md). The
+// AOF here is on tmpfs (testenv), where an fsync is instant, yet on a loaded machine the fsync
+// thread may not have run: the long suite lost a few acknowledged appends that way beside a
+// CI run. So under everysec lost events are reported, not failed on; doubled, phantom and
+// miscounted ones fail either way.
 func TestFaultRestarts(t *testing.T) {
 	t.Parallel()
 	for _, fsync := range []string{"always", "everysec"} {
@@ -22,6 +25,7 @@ func TestFaultRestarts(t *testing.T) {
 			t.Parallel()
 			eachTopology(t, fsync, func(t *testing.T, tp *topology) {
 				d := deploy(t, tp)
+				d.mayLose = fsync == "everysec"
 				restarts := 0
 				h := runWorkload(t, d, func(ctx context.Context) string {
 					rng := rand.New(rand.NewPCG(3, uint64(time.Now().UnixNano())))
