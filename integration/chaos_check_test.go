@@ -39,7 +39,7 @@ type recorder struct {
 	ids     []map[string]string      // per partition: entry id → marker ("" for a replay)
 	cursor  []string                 // per partition: the last id follow read
 	lost    []storedEvent            // read, then lost by Redis
-	below   int                      // entries reconcile found under the cursor
+	below   []string                 // entries reconcile found under the cursor, described
 	replays int                      // replayed dead letters read
 	stop    context.CancelFunc
 	done    sync.WaitGroup
@@ -96,22 +96,30 @@ func (r *recorder) add(p int, msgs []redis.XMessage) (last string) {
 			continue
 		}
 		if r.cursor[p] != "" && !streamIDAbove(m.ID, r.cursor[p]) {
-			r.below++ // only reconcile's scan finds these: follow reads above its cursor
+			// Only reconcile's scan finds these (follow reads above its cursor): an entry that
+			// appeared under ids already served, which consumer groups skip as well.
+			r.below = append(r.below, fmt.Sprintf("%s of partition %d (cursor %s): %v", m.ID, p, r.cursor[p], m.Values))
 		}
 		if _, ok := m.Values[failures.FieldReplayOf]; ok {
 			r.ids[p][m.ID] = ""
 			r.replays++ // a dead letter put back: the same stored event, delivered again
 			continue
 		}
-		ev, err := events.FromValues(m.Values)
-		var data struct{ M string }
-		if err == nil {
-			_ = json.Unmarshal(ev.Data, &data)
-		}
-		r.ids[p][m.ID] = data.M
-		r.entries[data.M] = append(r.entries[data.M], storedEvent{m.ID, ev})
+		ev, marker := parseEntry(m)
+		r.ids[p][m.ID] = marker
+		r.entries[marker] = append(r.entries[marker], storedEvent{m.ID, ev})
 	}
 	return last
+}
+
+// parseEntry returns the event a stream entry holds and its marker.
+func parseEntry(m redis.XMessage) (events.Event, string) {
+	ev, err := events.FromValues(m.Values)
+	var data struct{ M string }
+	if err == nil {
+		_ = json.Unmarshal(ev.Data, &data)
+	}
+	return ev, data.M
 }
 
 // snapshot records the streams as they are now, in one pass: the record of a deployment whose
@@ -142,6 +150,13 @@ func (r *recorder) scan(ctx context.Context, p int) (map[string]bool, error) {
 		}
 		for _, m := range msgs {
 			held[m.ID] = true
+			// The same id holding another event: Redis lost the entry read under this id and
+			// gave the id to a new one.
+			if marker, ok := r.ids[p][m.ID]; ok && marker != "" {
+				if _, now := parseEntry(m); now != marker {
+					r.drop(p, m.ID)
+				}
+			}
 		}
 		from = "(" + r.add(p, msgs)
 	}
@@ -174,22 +189,28 @@ func (r *recorder) reconcile(ctx context.Context, full bool) bool {
 		if err != nil {
 			return false
 		}
-		for id, marker := range r.ids[p] {
+		for id := range r.ids[p] {
 			if held[id] || !streamIDAbove(id, info.MaxDeletedEntryID) {
 				continue
 			}
-			delete(r.ids[p], id)
-			if i := slices.IndexFunc(r.entries[marker], func(e storedEvent) bool { return e.entryID == id }); i >= 0 {
-				r.lost = append(r.lost, r.entries[marker][i])
-				r.entries[marker] = slices.Delete(r.entries[marker], i, i+1)
-				if len(r.entries[marker]) == 0 {
-					delete(r.entries, marker)
-				}
-			}
+			r.drop(p, id)
 		}
 		ok = ok && int64(len(r.ids[p])) == info.EntriesAdded
 	}
 	return ok
+}
+
+// drop moves the entry id of partition p from the record to r.lost. The caller holds r.mu.
+func (r *recorder) drop(p int, id string) {
+	marker := r.ids[p][id]
+	delete(r.ids[p], id)
+	if i := slices.IndexFunc(r.entries[marker], func(e storedEvent) bool { return e.entryID == id }); i >= 0 {
+		r.lost = append(r.lost, r.entries[marker][i])
+		r.entries[marker] = slices.Delete(r.entries[marker], i, i+1)
+		if len(r.entries[marker]) == 0 {
+			delete(r.entries, marker)
+		}
+	}
 }
 
 // streamIDAbove reports whether stream entry id a is above b ("<ms>-<seq>" each).
@@ -363,7 +384,10 @@ func verdict(t *testing.T, d *deployment, h *history) {
 	}
 	t.Logf("oracle: %d lost, %d doubled, %d phantom; %d events without id and without confirmation, %d of them stored; "+
 		"%d lost events with ids re-sent by their client and accepted again; %d entries read, then lost by Redis; %d found under the recorder's cursor",
-		lost, doubled, phantom, countOutcome(h, maybe), maybeStored, h.reaccepted.Load(), len(rec.lost), rec.below)
+		lost, doubled, phantom, countOutcome(h, maybe), maybeStored, h.reaccepted.Load(), len(rec.lost), len(rec.below))
+	for _, b := range rec.below[:min(len(rec.below), 5)] {
+		t.Logf("found under the recorder's cursor: %s", b)
+	}
 
 	// Entries whose delivery reply was lost wait, pending, for their own consumer: it must pick
 	// them up by itself within a second or two, not leave them to another consumer's reclaim

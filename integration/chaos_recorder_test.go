@@ -15,9 +15,9 @@ import (
 )
 
 // TestRecorderReconcile: the oracle's record follows a stream through a restart that lost an
-// entry the recorder had read (C), after which Redis gives a new entry (E) an id below the
-// recorder's cursor. Counting alone sees nothing wrong (four entries read, four added); the
-// full reconcile moves C to the lost ones and reads E in.
+// entry the recorder had read (c), after which new entries take an id below the recorder's
+// cursor (e) and c's very id (f). Counting alone sees nothing wrong (five entries read, five
+// added); the full reconcile moves c to the lost ones and reads e and f in.
 func TestRecorderReconcile(t *testing.T) {
 	t.Parallel()
 	tp := singleRedis(t, "always")
@@ -49,13 +49,15 @@ func TestRecorderReconcile(t *testing.T) {
 	if err := tp.direct.ConfigSet(ctx, "appendonly", "no").Err(); err != nil {
 		t.Fatal(err)
 	}
-	add("*", "c")
+	ms, seq, _ := strings.Cut(b, "-")
+	bms, _ := strconv.ParseInt(ms, 10, 64)
+	n, _ := strconv.Atoi(seq)
+	add(fmt.Sprintf("%d-0", bms+10), "c")
 	testenv.WaitFor(t, time.Minute, "the recorder to read c", recorded(3))
 	tp.single.Kill()
-	tp.single.Start() // with --appendonly yes: the AOF holds a and b
-	ms, seq, _ := strings.Cut(b, "-")
-	n, _ := strconv.Atoi(seq)
-	add(fmt.Sprintf("%s-%d", ms, n+1), "e") // above b, the stream's last id now, and below c
+	tp.single.Start()                            // with --appendonly yes: the AOF holds a and b
+	e := add(fmt.Sprintf("%s-%d", ms, n+1), "e") // above b, the stream's last id now, and below c
+	f := add(fmt.Sprintf("%d-0", bms+10), "f")   // c's id, lost with it, given to another event
 	add("*", "d")
 
 	testenv.WaitFor(t, time.Minute, "the record to match the stream", func() bool { return rec.reconcile(ctx, true) })
@@ -64,10 +66,10 @@ func TestRecorderReconcile(t *testing.T) {
 	if len(rec.lost) != 1 || rec.lost[0].ev.ID != "c" {
 		t.Errorf("lost %v, want c alone", rec.lost)
 	}
-	if rec.below != 1 {
-		t.Errorf("found under the cursor: %d, want 1 (e)", rec.below)
+	if len(rec.below) != 2 || !strings.HasPrefix(rec.below[0], e+" ") || !strings.HasPrefix(rec.below[1], f+" ") {
+		t.Errorf("found under the cursor: %q, want e (%s) and f (%s)", rec.below, e, f)
 	}
-	for _, m := range []string{"a", "b", "d", "e"} {
+	for _, m := range []string{"a", "b", "d", "e", "f"} {
 		if len(rec.entries[m]) != 1 {
 			t.Errorf("%s recorded %d times, want once", m, len(rec.entries[m]))
 		}
