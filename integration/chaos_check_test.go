@@ -269,7 +269,8 @@ func quiet(ctx context.Context, tp *topology, names ...string) bool {
 	return true
 }
 
-// behind says which groups have not caught up, for a failure message.
+// behind says which groups have not caught up, and where the record and the streams
+// disagree, for a failure message. It only reports: the caller has reconciled.
 func behind(ctx context.Context, tp *topology, rec *recorder) string {
 	streams := []string{events.FailedStream, events.RejectedStream}
 	for p := range chaosPartitions {
@@ -289,19 +290,17 @@ func behind(ctx context.Context, tp *topology, rec *recorder) string {
 			}
 		}
 	}
-	if !rec.reconcile(ctx, true) {
-		// What reconcile could not explain: ids the stream counts as added that neither it
-		// nor a trim accounts for, or a record that read more than was ever added.
-		rec.mu.Lock()
-		for p := range chaosPartitions {
-			info, err := tp.direct.XInfoStream(ctx, chaosLayout.Stream(p)).Result()
-			if err == nil && int64(len(rec.ids[p])) != info.EntriesAdded {
-				out = append(out, fmt.Sprintf("the recorder holds %d entries of %s, which has had %d (last id %s, length %d, max deleted id %s)",
-					len(rec.ids[p]), chaosLayout.Stream(p), info.EntriesAdded, info.LastGeneratedID, info.Length, info.MaxDeletedEntryID))
-			}
+	// What the last reconcile could not explain: ids the stream counts as added that neither
+	// it nor a trim accounts for, or a record that read more than was ever added.
+	rec.mu.Lock()
+	for p := range chaosPartitions {
+		info, err := tp.direct.XInfoStream(ctx, chaosLayout.Stream(p)).Result()
+		if err == nil && int64(len(rec.ids[p])) != info.EntriesAdded {
+			out = append(out, fmt.Sprintf("the recorder holds %d entries of %s, which has had %d (last id %s, length %d, max deleted id %s)",
+				len(rec.ids[p]), chaosLayout.Stream(p), info.EntriesAdded, info.LastGeneratedID, info.Length, info.MaxDeletedEntryID))
 		}
-		rec.mu.Unlock()
 	}
+	rec.mu.Unlock()
 	return strings.Join(out, "; ")
 }
 
