@@ -304,7 +304,7 @@ func (r *Redis) launch() error {
 
 // repairAOF cuts a torn AOF back to its last whole command, or to before the MULTI of a torn
 // transaction, as docs/reliability.md tells operators to. The torn write was never
-// acknowledged: Redis replies only after it wrote the whole command.
+// acknowledged: Redis replies only after the whole command is written (under always, synced).
 func (r *Redis) repairAOF() error {
 	manifest := filepath.Join(r.dir, "appendonlydir", "appendonly.aof.manifest")
 	cmd := exec.Command("redis-check-aof", "--fix", manifest)
