@@ -3,6 +3,7 @@
 import { notifyManager, QueryClientProvider } from '@tanstack/react-query';
 import { act, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
+import { afterEach } from 'vitest';
 import { LiveContext } from '../api/hooks';
 import type { LiveClient } from '../api/live';
 import { createQueryClient } from '../api/query';
@@ -20,6 +21,17 @@ export function testQueryClient() {
   return client;
 }
 
+// Roots still mounted, unmounted after each test: a render React had scheduled outside act
+// (a fetch answered, the scheduler yielding on a busy machine) would otherwise run after the
+// file's DOM environment is gone and fail the run with "window is not defined".
+const mounted = new Set<() => Promise<void>>();
+
+afterEach(async () => {
+  for (const unmount of mounted) await unmount();
+  // Let a scheduler task queued before the unmount find nothing left to do while the DOM exists.
+  await new Promise((resolve) => setTimeout(resolve, 0));
+});
+
 /** render mounts ui with a fresh query cache, and live as the live client when given. */
 export async function render(ui: ReactNode, opts: { live?: LiveClient } = {}) {
   const container = document.createElement('div');
@@ -31,12 +43,18 @@ export async function render(ui: ReactNode, opts: { live?: LiveClient } = {}) {
       <LiveContext.Provider value={opts.live ?? null}>{node}</LiveContext.Provider>
     </QueryClientProvider>
   );
+  const unmount = async () => {
+    if (!mounted.delete(unmount)) return;
+    await act(async () => root.unmount());
+    container.remove();
+  };
+  mounted.add(unmount);
   await act(async () => root.render(wrap(ui)));
   return {
     container,
     client,
     rerender: (next: ReactNode) => act(async () => root.render(wrap(next))),
-    unmount: () => act(async () => root.unmount()).then(() => container.remove()),
+    unmount,
   };
 }
 
