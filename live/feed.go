@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
@@ -56,6 +57,32 @@ func (f *Feed) follow(ctx context.Context, parts []int) error {
 		channels[i] = f.hub.cfg.Layout.Changes(p)
 		fl.byChannel[channels[i]] = p
 	}
+	for {
+		f.subscribe(ctx, fl, channels)
+		if ctx.Err() != nil {
+			return nil
+		}
+		// The server ended the subscription: its slot moved to another node (a failover, a
+		// resharding). go-redis keeps such a connection open and silent, so subscribe again on
+		// the slot's master now, with a fresh slot map, after a pause that keeps a node still
+		// settling its role from being asked in a tight loop.
+		f.log.Info("live: the server ended the subscription (its slot moved); subscribing again", "channels", channels)
+		if cc, ok := f.rdb.(*redis.ClusterClient); ok {
+			cc.ReloadState(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(resubscribePause):
+		}
+	}
+}
+
+// resubscribePause is the wait before subscribing again after the server ended a subscription.
+const resubscribePause = 100 * time.Millisecond
+
+// subscribe follows channels until ctx ends or the server ends the subscription of one of them.
+func (f *Feed) subscribe(ctx context.Context, fl *follower, channels []string) {
 	ps := f.rdb.SSubscribe(ctx, channels...)
 	defer ps.Close()
 	// Closing the PubSub is what ends the channel below (a blocked read ignores ctx).
@@ -64,7 +91,10 @@ func (f *Feed) follow(ctx context.Context, parts []int) error {
 
 	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
 	for msg := range ch {
-		fl.handle(msg)
+		if fl.handle(msg) {
+			fl.apply()
+			return
+		}
 		// What is already waiting is applied in one pass, the latest change per subject: a
 		// hub that falls behind (thousands of subscribers, a busy CPU) conflates change sets
 		// instead of working through a backlog that only grows.
@@ -75,14 +105,16 @@ func (f *Feed) follow(ctx context.Context, parts []int) error {
 				if !ok {
 					break drain
 				}
-				fl.handle(msg)
+				if fl.handle(msg) {
+					fl.apply()
+					return
+				}
 			default:
 				break drain
 			}
 		}
 		fl.apply()
 	}
-	return nil
 }
 
 // maxConflated bounds the change sets applied in one pass (and so the pass).
@@ -98,16 +130,23 @@ type follower struct {
 
 // handle takes one message of the subscription: a (re)subscription resyncs its partition, a
 // change set is decoded and kept for the next pass, after a resync when versions were missed.
-func (fl *follower) handle(msg any) {
+// It reports whether the server ended the subscription of one of the channels.
+func (fl *follower) handle(msg any) (ended bool) {
 	h := fl.f.hub
 	switch m := msg.(type) {
 	case *redis.Subscription:
-		// The first confirmation, or one after a reconnect: anything published while not
-		// subscribed is lost, and a snapshot taken meanwhile may be older than what follows.
-		if p, ok := fl.byChannel[m.Channel]; ok && m.Kind == "ssubscribe" {
+		p, ok := fl.byChannel[m.Channel]
+		switch {
+		case !ok:
+		case m.Kind == "ssubscribe":
+			// The first confirmation, or one after a reconnect: anything published while not
+			// subscribed is lost, and a snapshot taken meanwhile may be older than what follows.
 			fl.apply()
 			delete(fl.last, p)
 			h.resync(p)
+		case m.Kind == "sunsubscribe":
+			// Never sent by the feed: the node gave the channel's slot away.
+			return true
 		}
 	case *redis.Message:
 		p, ok := fl.byChannel[m.Channel]
@@ -128,6 +167,7 @@ func (fl *follower) handle(msg any) {
 		fl.last[p] = cs.Version
 		fl.sets = append(fl.sets, &cs)
 	}
+	return false
 }
 
 // apply hands the decoded change sets to the hub, in one pass.
