@@ -91,29 +91,26 @@ func (f *Feed) subscribe(ctx context.Context, fl *follower, channels []string) {
 
 	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
 	for msg := range ch {
-		if fl.handle(msg) {
-			fl.apply()
-			return
-		}
+		ended := fl.handle(msg)
 		// What is already waiting is applied in one pass, the latest change per subject: a
 		// hub that falls behind (thousands of subscribers, a busy CPU) conflates change sets
 		// instead of working through a backlog that only grows.
 	drain:
-		for len(fl.sets) < maxConflated {
+		for !ended && len(fl.sets) < maxConflated {
 			select {
 			case msg, ok := <-ch:
 				if !ok {
 					break drain
 				}
-				if fl.handle(msg) {
-					fl.apply()
-					return
-				}
+				ended = fl.handle(msg)
 			default:
 				break drain
 			}
 		}
 		fl.apply()
+		if ended {
+			return
+		}
 	}
 }
 
